@@ -1,0 +1,36 @@
+"""The item master: one sellable product of the ERP's catalogue."""
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Item"]
+
+
+class Item(BaseModel):
+    """A product from the ERP's item catalogue (``Catalog_Номенклатура``).
+
+    Folders of the catalogue are not items: they only give each item its
+    ``folder_path``. An item marked for deletion in the ERP is not an Item
+    either, but a tombstone.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entity: ClassVar[str] = "items"
+    schema_version: ClassVar[int] = 1
+
+    ref: str = Field(description="The ERP's reference key (Ref_Key), a GUID.")
+    code: str = Field(description="The ERP's catalogue code, such as НФ-00000007.")
+    name: str = Field(description="Short name shown on shelf labels.")
+    full_name: str = Field(description="Full name for documents and receipts.")
+    article: str | None = Field(description="Manufacturer's article number.")
+    unit_ref: str | None = Field(description="Reference key of the unit of measure.")
+    vat_rate: str | None = Field(description="VAT rate code, such as НДС20.")
+    item_type: str | None = Field(description="Kind of item, such as Товар.")
+    weight_kg: float | None = Field(description="Weight of one unit in kilograms.")
+    folder_ref: str | None = Field(description="Reference key of the item's folder.")
+    folder_path: list[str] = Field(
+        description="Names of the folders from the root to the item's own folder."
+    )
+    barcodes: list[str] = Field(default_factory=list, description="EAN-13 barcodes.")
