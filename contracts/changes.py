@@ -76,7 +76,7 @@ class ChangesPage(BaseModel):
     store_id: str
     entity: str
     documents: list[ChangeDocument] = Field(
-        description="Documents and tombstones in revision order; empty when nothing changed."
+        description="Documents and tombstones in revision order; empty if none."
     )
     next_after: int = Field(
         description="Pass this as `after` to get the next page or later changes."

@@ -20,10 +20,16 @@ class Item(BaseModel):
     entity: ClassVar[str] = "items"
     schema_version: ClassVar[int] = 1
 
-    ref: str = Field(description="The ERP's reference key (Ref_Key), a GUID.")
-    code: str = Field(description="The ERP's catalogue code, such as НФ-00000007.")
-    name: str = Field(description="Short name shown on shelf labels.")
-    full_name: str = Field(description="Full name for documents and receipts.")
+    ref: str = Field(
+        min_length=1, description="The ERP's reference key (Ref_Key), a GUID."
+    )
+    code: str = Field(
+        min_length=1, description="The ERP's catalogue code, such as НФ-00000007."
+    )
+    name: str = Field(min_length=1, description="Short name shown on shelf labels.")
+    full_name: str = Field(
+        min_length=1, description="Full name for documents and receipts."
+    )
     article: str | None = Field(description="Manufacturer's article number.")
     unit_ref: str | None = Field(description="Reference key of the unit of measure.")
     vat_rate: str | None = Field(description="VAT rate code, such as НДС20.")

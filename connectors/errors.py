@@ -1,0 +1,68 @@
+"""Errors of the connectors.
+
+ConnectorError
+ ├── ErpError
+ │    ├── ErpUnavailableError
+ │    └── ErpResponseError
+ ├── MassDeletionError
+ └── LeaseHeldError
+"""
+
+__all__ = [
+    "ConnectorError",
+    "ErpError",
+    "ErpResponseError",
+    "ErpUnavailableError",
+    "LeaseHeldError",
+    "MassDeletionError",
+]
+
+
+class ConnectorError(Exception):
+    """Root of the connectors' errors."""
+
+
+class ErpError(ConnectorError):
+    """Raised when the ERP cannot give a usable answer."""
+
+
+class ErpUnavailableError(ErpError):
+    """Raised when the ERP cannot be reached or does not answer in time."""
+
+
+class ErpResponseError(ErpError):
+    """Raised when the ERP answers with an error status or a body we cannot read."""
+
+    def __init__(self, status: int, url: str, message: str) -> None:
+        super().__init__(status, url, message)
+        self.status = status
+        self.url = url
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"ERP answered HTTP {self.status} for {self.url}: {self.message}"
+
+
+class MassDeletionError(ConnectorError):
+    """Raised when a run would delete an implausible share of an entity."""
+
+    def __init__(
+        self, entity: str, deletions: int, live: int, max_share: float
+    ) -> None:
+        super().__init__(entity, deletions, live, max_share)
+        self.entity = entity
+        self.deletions = deletions
+        self.live = live
+        self.max_share = max_share
+
+    def __str__(self) -> str:
+        return (
+            f"run of {self.entity} stopped before writing: it would delete "
+            f"{self.deletions} of {self.live} documents, more than the allowed "
+            f"share of {self.max_share:.0%}; check that the ERP returned its full "
+            "data set, or raise RETAIL_HUB_MAX_DELETE_SHARE"
+        )
+
+
+class LeaseHeldError(ConnectorError):
+    """Raised when another connector process is running the same entity."""

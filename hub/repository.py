@@ -1,0 +1,308 @@
+"""The repository: the latest version of every document, in MongoDB.
+
+The repository is the source of truth; queues only speed delivery. Each entity
+has one increasing revision counter, and a document gets a new revision only
+when its content hash changes. Three numbers per entity live in the
+``revisions`` collection:
+
+- ``reserved``: the highest revision handed out to a writer;
+- ``committed``: every document with a revision up to this one is written,
+  so readers (the publisher and the pull API) never look above it;
+- ``published``: the publisher's watermark, the last revision the broker
+  confirmed.
+
+A writer reserves a block of revisions, writes its documents, and only then
+moves ``committed``. A writer that crashes half-way leaves documents above
+``committed`` that nobody reads until the next writer commits past them, so
+nothing half-written is ever published, without multi-document transactions.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+
+from connectors.mapping import QuarantinedRecord
+from contracts import ChangeDocument
+from hub.errors import RepositoryUnavailableError
+from hub.settings import Settings
+
+__all__ = ["IndexEntry", "PendingChange", "Repository", "translate_unavailable"]
+
+logger = logging.getLogger(__name__)
+
+_WRITE_CHUNK = 1000
+_UNAVAILABLE_ERRORS = (ServerSelectionTimeoutError, ConnectionFailure, AutoReconnect)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingChange:
+    """A document to write: new content, or a tombstone when ``data`` is None."""
+
+    key: str
+    hash: str
+    scope: str
+    data: dict[str, Any] | None
+
+    @property
+    def deleted(self) -> bool:
+        return self.data is None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """What the diff needs to know of a stored document."""
+
+    hash: str
+    deleted: bool
+    scope: str
+
+
+@asynccontextmanager
+async def translate_unavailable(action: str) -> AsyncIterator[None]:
+    """Turn PyMongo's connection errors inside the block into one error type."""
+    try:
+        yield
+    except _UNAVAILABLE_ERRORS as exc:
+        # Callers handle one error type for "MongoDB is down", whatever
+        # PyMongo raised on the way.
+        raise RepositoryUnavailableError(
+            f"repository unavailable while {action}: {exc}"
+        ) from exc
+
+
+class Repository:
+    """Documents, revisions and watermarks of every entity."""
+
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+        self.client = client
+        self.db: AsyncDatabase[dict[str, Any]] = client[database]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Repository":
+        """Create a repository client; it connects on first use."""
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            settings.mongo_url,
+            serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+            connectTimeoutMS=settings.mongo_timeout_ms,
+            tz_aware=True,
+        )
+        return cls(client, settings.mongo_database)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes every query relies on; safe to call on every start."""
+        async with translate_unavailable("creating indexes"):
+            await self.db.documents.create_index(
+                [("entity", ASCENDING), ("rev", ASCENDING)], name="entity_rev"
+            )
+            await self.db.documents.create_index(
+                [("entity", ASCENDING), ("key", ASCENDING)], name="entity_key"
+            )
+
+    async def ping(self) -> None:
+        """Raise RepositoryUnavailableError unless the server answers."""
+        async with translate_unavailable("pinging"):
+            await self.client.admin.command("ping")
+
+    # Revisions ---------------------------------------------------------------
+
+    async def _revisions(self, entity: str) -> dict[str, Any]:
+        async with translate_unavailable(f"reading revisions of {entity}"):
+            doc = await self.db.revisions.find_one({"_id": entity})
+        return doc or {}
+
+    async def committed_revision(self, entity: str) -> int:
+        """Return the revision up to which every document of ``entity`` is written."""
+        return int((await self._revisions(entity)).get("committed", 0))
+
+    async def published_revision(self, entity: str) -> int:
+        """Return the publisher's watermark of ``entity``."""
+        return int((await self._revisions(entity)).get("published", 0))
+
+    async def advance_watermark(self, entity: str, revision: int) -> None:
+        """Record that the broker confirmed ``entity`` up to ``revision``."""
+        async with translate_unavailable(f"moving the watermark of {entity}"):
+            await self.db.revisions.update_one(
+                {"_id": entity}, {"$max": {"published": revision}}, upsert=True
+            )
+
+    # Documents ---------------------------------------------------------------
+
+    async def load_index(self, entity: str) -> dict[str, IndexEntry]:
+        """Return the hash and deletion state of every stored document of ``entity``."""
+        index: dict[str, IndexEntry] = {}
+        projection = {"_id": 0, "key": 1, "hash": 1, "deleted": 1, "scope": 1}
+        async with translate_unavailable(f"reading documents of {entity}"):
+            async for doc in self.db.documents.find({"entity": entity}, projection):
+                index[doc["key"]] = IndexEntry(
+                    doc["hash"], doc["deleted"], doc["scope"]
+                )
+        return index
+
+    async def write_changes(self, entity: str, changes: list[PendingChange]) -> int:
+        """Write ``changes`` with new revisions, commit them, return the last one.
+
+        Revisions follow the order of ``changes``. Returns the committed
+        revision unchanged when there is nothing to write.
+        """
+        if not changes:
+            return await self.committed_revision(entity)
+
+        async with translate_unavailable(f"writing documents of {entity}"):
+            counter = await self.db.revisions.find_one_and_update(
+                {"_id": entity},
+                {"$inc": {"reserved": len(changes)}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            if counter is None:  # an upsert with AFTER always returns a document
+                raise RepositoryUnavailableError(
+                    f"revision counter of {entity} missing"
+                )
+            last = int(counter["reserved"])
+            first = last - len(changes) + 1
+            now = datetime.now(UTC)
+            for start in range(0, len(changes), _WRITE_CHUNK):
+                chunk = changes[start : start + _WRITE_CHUNK]
+                operations = [
+                    _upsert(entity, change, first + start + i, now)
+                    for i, change in enumerate(chunk)
+                ]
+                await self.db.documents.bulk_write(operations, ordered=False)
+
+            await self.db.revisions.update_one(
+                {"_id": entity}, {"$max": {"committed": last}}
+            )
+
+        logger.info(
+            "committed %d changes of %s as revisions %d-%d",
+            len(changes),
+            entity,
+            first,
+            last,
+        )
+        return last
+
+    async def changes_after(
+        self,
+        entity: str,
+        after: int,
+        limit: int,
+        *,
+        up_to: int,
+        scopes: list[str] | None = None,
+    ) -> list[ChangeDocument]:
+        """Return up to ``limit`` documents with after < rev <= up_to, by revision.
+
+        With ``scopes``, only documents meant for one of them are returned.
+        """
+        query: dict[str, Any] = {"entity": entity, "rev": {"$gt": after, "$lte": up_to}}
+        if scopes is not None:
+            query["scope"] = {"$in": scopes}
+        cursor = self.db.documents.find(query, _CHANGE_PROJECTION).sort(
+            "rev", ASCENDING
+        )
+        async with translate_unavailable(f"reading changes of {entity}"):
+            rows = await cursor.limit(limit).to_list(limit)
+        return [_change_document(row) for row in rows]
+
+    async def changes_after_with_scope(
+        self, entity: str, after: int, limit: int, *, up_to: int
+    ) -> list[tuple[str, ChangeDocument]]:
+        """Like ``changes_after``, but pair each document with its scope."""
+        query = {"entity": entity, "rev": {"$gt": after, "$lte": up_to}}
+        projection = {**_CHANGE_PROJECTION, "scope": 1}
+        cursor = self.db.documents.find(query, projection).sort("rev", ASCENDING)
+        async with translate_unavailable(f"reading changes of {entity}"):
+            rows = await cursor.limit(limit).to_list(limit)
+        return [(row["scope"], _change_document(row)) for row in rows]
+
+    async def live_documents(
+        self, entity: str, scopes: list[str] | None = None
+    ) -> dict[str, ChangeDocument]:
+        """Return every document of ``entity`` that is not deleted, by key."""
+        query: dict[str, Any] = {"entity": entity, "deleted": False}
+        if scopes is not None:
+            query["scope"] = {"$in": scopes}
+        result: dict[str, ChangeDocument] = {}
+        async with translate_unavailable(f"reading documents of {entity}"):
+            async for row in self.db.documents.find(query, _CHANGE_PROJECTION):
+                result[row["key"]] = _change_document(row)
+        return result
+
+    # Runs and quarantine ----------------------------------------------------
+
+    async def record_run(self, run: dict[str, Any]) -> None:
+        """Store or replace the record of a connector run (keyed by ``_id``)."""
+        async with translate_unavailable("recording a run"):
+            await self.db.runs.replace_one({"_id": run["_id"]}, run, upsert=True)
+
+    async def recent_runs(
+        self, entity: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Return the latest connector runs, newest first."""
+        query = {} if entity is None else {"entity": entity}
+        cursor = self.db.runs.find(query).sort("started_at", -1).limit(limit)
+        async with translate_unavailable("reading runs"):
+            return await cursor.to_list(limit)
+
+    async def quarantine(
+        self, entity: str, run_id: str, records: "list[QuarantinedRecord]"
+    ) -> None:
+        """Store records that failed mapping, with their reason, for an operator."""
+        if not records:
+            return
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "entity": entity,
+                "run_id": run_id,
+                "key": record.key,
+                "reason": record.reason,
+                "record": record.record,
+                "at": now,
+            }
+            for record in records
+        ]
+        async with translate_unavailable("storing quarantined records"):
+            await self.db.quarantine.insert_many(rows)
+
+
+_CHANGE_PROJECTION = {"_id": 0, "key": 1, "rev": 1, "hash": 1, "deleted": 1, "data": 1}
+
+
+def _upsert(
+    entity: str, change: PendingChange, revision: int, now: datetime
+) -> UpdateOne:
+    fields = {
+        "entity": entity,
+        "key": change.key,
+        "rev": revision,
+        "hash": change.hash,
+        "deleted": change.deleted,
+        "scope": change.scope,
+        "data": change.data,
+        "updated_at": now,
+    }
+    return UpdateOne({"_id": f"{entity}:{change.key}"}, {"$set": fields}, upsert=True)
+
+
+def _change_document(row: dict[str, Any]) -> ChangeDocument:
+    return ChangeDocument(
+        key=row["key"],
+        rev=row["rev"],
+        deleted=row["deleted"],
+        hash=row["hash"],
+        data=row.get("data"),
+    )
