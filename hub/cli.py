@@ -1,0 +1,244 @@
+"""The ``retail-hub`` command: run the hub's services and operate it.
+
+Exit codes: 0 success, 1 failure (the message says why), 2 invalid arguments,
+3 a connector run skipped because another process runs the same entity.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from connectors.errors import ConnectorError, LeaseHeldError
+from contracts import ENTITIES, InvalidNameError, UnknownEntityError
+from hub.api import create_app
+from hub.errors import HubError
+from hub.runtime import open_broker, open_repository, publish, run_entity
+from hub.settings import Settings
+from hub.stores import StoreRecord, StoreRegistry
+
+__all__ = ["main"]
+
+logger = logging.getLogger("retail_hub")
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_SKIPPED = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="retail-hub",
+        description="Carry master data from a 1C ERP to retail stores. Servers "
+        "and names come from RETAIL_HUB_* environment variables "
+        "(RETAIL_HUB_MONGO_URL, RETAIL_HUB_AMQP_URL, RETAIL_HUB_ERP_URL, ...).",
+        epilog="Exit codes: 0 success, 1 failure, 2 invalid arguments, "
+        "3 run skipped because another process holds the entity's lease.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log debug messages too"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the HTTP pull API")
+    serve.add_argument("--host", help="address to bind (default: RETAIL_HUB_API_HOST)")
+    serve.add_argument("--port", type=int, help="port (default: RETAIL_HUB_API_PORT)")
+
+    connector = commands.add_parser("connector", help="run connectors")
+    connector_commands = connector.add_subparsers(dest="action", required=True)
+    run = connector_commands.add_parser(
+        "run",
+        help="read ENTITY's full data set from the ERP, store and publish changes",
+    )
+    run.add_argument("entity", choices=sorted(ENTITIES), help="entity to run")
+    run.add_argument(
+        "--no-publish",
+        action="store_true",
+        help="write to the repository only; `retail-hub publish` sends it later",
+    )
+
+    publish_parser = commands.add_parser(
+        "publish", help="publish committed changes above each entity's watermark"
+    )
+    publish_parser.add_argument(
+        "entities", nargs="*", metavar="ENTITY", help="entities (default: all)"
+    )
+
+    _add_store_commands(commands)
+
+    demo = commands.add_parser(
+        "demo", help="run the whole path with a simulated ERP and five stores"
+    )
+    demo.add_argument(
+        "--items",
+        type=int,
+        default=5000,
+        help="items in the simulated ERP (default 5000)",
+    )
+    demo.add_argument(
+        "--stores",
+        type=int,
+        default=5,
+        help="stores to register (default 5, at least 2)",
+    )
+    return parser
+
+
+def _add_store_commands(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+) -> None:
+    store = commands.add_parser("store", help="register and list stores")
+    store_commands = store.add_subparsers(dest="action", required=True)
+    add = store_commands.add_parser(
+        "add", help="register a store and create its queues (safe to repeat)"
+    )
+    add.add_argument(
+        "store_id", metavar="ID", help="store id: letters, digits, - and _"
+    )
+    add.add_argument("--name", required=True, help="store name shown to support staff")
+    add.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        dest="groups",
+        help="a group of the store, such as its price zone (repeatable)",
+    )
+    add.add_argument(
+        "--transport",
+        choices=["amqp", "pull"],
+        default="amqp",
+        help="how the store receives data (default amqp)",
+    )
+    add.add_argument("--json", action="store_true", help="print the store as JSON")
+    listing = store_commands.add_parser("list", help="list registered stores")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+
+
+async def _connector_run(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_repository(settings) as repository:
+        report = await run_entity(settings, repository, args.entity)
+        print(
+            f"{args.entity}: read {report.records_read}, written {report.written}, "
+            f"unchanged {report.unchanged}, deleted {report.deleted}, "
+            f"quarantined {report.quarantined}, revision {report.committed_revision} "
+            f"({report.duration_seconds:.1f}s)"
+        )
+        if args.no_publish:
+            return 0
+        async with open_broker(settings) as broker:
+            sent = await publish(settings, repository, broker, args.entity)
+        print(
+            f"{args.entity}: published {sent.documents} documents in "
+            f"{sent.messages} messages, watermark {sent.watermark}"
+        )
+    return 0
+
+
+async def _publish(settings: Settings, args: argparse.Namespace) -> int:
+    entities = args.entities or sorted(ENTITIES)
+    async with open_repository(settings) as repository, open_broker(settings) as broker:
+        for entity in entities:
+            sent = await publish(settings, repository, broker, entity)
+            print(
+                f"{entity}: published {sent.documents} documents in "
+                f"{sent.messages} messages, watermark {sent.watermark}"
+            )
+    return 0
+
+
+async def _store(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_repository(settings) as repository:
+        registry = StoreRegistry(repository)
+        if args.action == "list":
+            stores = await registry.list()
+            if args.json:
+                print(json.dumps([s.model_dump(mode="json") for s in stores], indent=2))
+            else:
+                for s in stores:
+                    groups = ",".join(s.groups) or "-"
+                    print(f"{s.store_id:<20} {s.transport:<5} {groups:<20} {s.name}")
+            return 0
+
+        record = StoreRecord(
+            store_id=args.store_id,
+            name=args.name,
+            groups=args.groups,
+            transport=args.transport,
+        )
+        async with open_broker(settings) as broker:
+            stored = await registry.register(
+                record, broker.channel, broker.exchange, settings
+            )
+        if args.json:
+            print(stored.model_dump_json(indent=2))
+        else:
+            print(
+                f"store {stored.store_id} registered; queues: "
+                + ", ".join(f"store.{stored.store_id}.{entity}" for entity in ENTITIES)
+            )
+    return 0
+
+
+async def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "connector":
+        return await _connector_run(settings, args)
+    if args.command == "publish":
+        return await _publish(settings, args)
+    if args.command == "store":
+        return await _store(settings, args)
+    if args.command == "demo":
+        from hub.demo import run_demo
+
+        return await run_demo(settings, items=args.items, stores=args.stores)
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # pymongo and aio-pika log every connection step at debug level.
+    for noisy in ("pymongo", "aio_pika", "aiormq", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        print(f"error: invalid RETAIL_HUB_* setting: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    if args.command == "serve":
+        app = create_app(settings)
+        uvicorn.run(
+            app,
+            host=args.host or settings.api_host,
+            port=args.port or settings.api_port,
+        )
+        return 0
+
+    try:
+        return asyncio.run(_dispatch(settings, args))
+    except (InvalidNameError, UnknownEntityError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LeaseHeldError as exc:
+        print(f"skipped: {exc}", file=sys.stderr)
+        return EXIT_SKIPPED
+    except (HubError, ConnectorError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
