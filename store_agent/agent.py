@@ -1,0 +1,227 @@
+"""The store agent: keeps a store's local copy in step with the hub.
+
+In amqp mode the agent first pulls what it missed from the hub's HTTP API
+(the catch-up, skipped when hub_url is None), then consumes the store's
+queues. In pull mode it pulls every ``pull_interval_seconds``.
+
+Use it in a running event loop::
+
+    agent = StoreAgent(AgentSettings(store_id="0042"))
+    await agent.start()
+    count = agent.local_store.count("items")
+    await agent.stop()
+
+or ``async with StoreAgent(settings) as agent: ...``, or ``await agent.run()``,
+which returns after ``request_stop()`` or when its task is cancelled.
+"""
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from types import TracebackType
+from typing import Self
+
+from store_agent.amqp_consumer import AmqpConsumer
+from store_agent.local_store import LocalStore
+from store_agent.puller import HubError, Puller, PullResult, RetryPolicy
+from store_agent.settings import AgentSettings
+
+__all__ = ["StoreAgent"]
+
+logger = logging.getLogger(__name__)
+
+
+class StoreAgent:
+    """One store's agent: its local store, and a consumer or a pull loop.
+
+    ``retry`` sets the pull client's retries after a 503 or a transport error.
+    """
+
+    def __init__(
+        self, settings: AgentSettings, retry: RetryPolicy | None = None
+    ) -> None:
+        self.settings = settings
+        self._retry = retry
+        self._local_store: LocalStore | None = None
+        self._puller: Puller | None = None
+        self._consumer: AmqpConsumer | None = None
+        self._pull_task: asyncio.Task[None] | None = None
+        self._stop_requested = asyncio.Event()
+        # run() calls stop() when a caller's stop() wakes it, so two stops
+        # may overlap; the lock makes the second wait and find nothing open.
+        self._stop_lock = asyncio.Lock()
+
+    @property
+    def local_store(self) -> LocalStore:
+        """The local copy; raises RuntimeError unless the agent is started."""
+        if self._local_store is None:
+            raise RuntimeError(
+                f"store agent {self.settings.store_id} is not started: call start()"
+            )
+        return self._local_store
+
+    async def start(self) -> None:
+        """Open the local store and start receiving, then return.
+
+        In amqp mode this returns once every queue is consumed, after the
+        catch-up pull. A failed catch-up is logged and does not stop the
+        start. Raises sqlite3.Error if the database cannot be opened, and
+        aio_pika's errors if RabbitMQ or a queue is missing. After an error
+        nothing stays open.
+        """
+        settings = self.settings
+        if self._local_store is not None:
+            raise RuntimeError(f"store agent {settings.store_id} is already started")
+
+        logger.info(
+            "store agent %s starting: mode %s, database %s, entities %s",
+            settings.store_id,
+            settings.mode,
+            settings.database_path,
+            ",".join(settings.entities),
+        )
+        self._stop_requested.clear()
+        self._local_store = await asyncio.to_thread(LocalStore, settings.database_path)
+
+        try:
+            if settings.hub_url is not None:
+                self._puller = Puller(
+                    settings.hub_url,
+                    settings.store_id,
+                    self._local_store,
+                    page_size=settings.page_size,
+                    timeout_seconds=settings.http_timeout_seconds,
+                    retry=self._retry,
+                )
+            if settings.mode == "amqp":
+                await self._start_consuming()
+            else:
+                self._pull_task = asyncio.create_task(self._pull_loop())
+        except BaseException:
+            await self.stop()
+            raise
+
+        logger.info("store agent %s started", settings.store_id)
+
+    async def _start_consuming(self) -> None:
+        settings = self.settings
+        if self._puller is not None:
+            await self.pull_once()
+
+        self._consumer = AmqpConsumer(
+            settings.amqp_url,
+            settings.store_id,
+            settings.entities,
+            self.local_store,
+            prefetch=settings.prefetch,
+            requeue_delay_seconds=settings.requeue_delay_seconds,
+        )
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        """Stop receiving and close everything; safe to call more than once.
+
+        A batch being applied is committed and acknowledged first.
+        """
+        self._stop_requested.set()
+        async with self._stop_lock:
+            await self._close_all()
+
+    async def _close_all(self) -> None:
+        if self._pull_task is not None:
+            self._pull_task.cancel()
+            await asyncio.gather(self._pull_task, return_exceptions=True)
+            self._pull_task = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+        if self._puller is not None:
+            await self._puller.aclose()
+            self._puller = None
+        if self._local_store is not None:
+            await asyncio.to_thread(self._local_store.close)
+            self._local_store = None
+            logger.info("store agent %s stopped", self.settings.store_id)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def request_stop(self) -> None:
+        """Make ``run`` return; safe to call from a signal handler."""
+        self._stop_requested.set()
+
+    async def run(self) -> None:
+        """Start, run until ``request_stop`` or cancellation, then stop."""
+        await self.start()
+        try:
+            await self._stop_requested.wait()
+        finally:
+            await self.stop()
+
+    async def pull_once(self) -> list[PullResult]:
+        """Pull every entity once and return the results of those that succeeded.
+
+        A failed entity is logged with the hub's status and message and
+        skipped, so one entity cannot hold back the others. Raises
+        RuntimeError when the agent has no hub_url or is not started.
+        """
+        if self._puller is None:
+            raise RuntimeError(
+                f"store agent {self.settings.store_id} cannot pull: it is not"
+                " started or has no hub_url"
+            )
+
+        results = []
+        for entity in self.settings.entities:
+            try:
+                results.append(await self._puller.pull_once(entity))
+            except HubError as error:
+                # Logged and skipped: the next pull starts again from the
+                # applied revision, which kept every page committed so far.
+                logger.error(
+                    "store %s: pull of %s failed (status %s): %s; will retry at"
+                    " the next pull",
+                    self.settings.store_id,
+                    entity,
+                    error.status,
+                    error,
+                )
+            except sqlite3.Error as error:
+                # Nothing of the failed page was committed; the next pull
+                # requests it again.
+                logger.error(
+                    "store %s: commit of pulled %s failed (%s: %s); will retry at"
+                    " the next pull",
+                    self.settings.store_id,
+                    entity,
+                    type(error).__name__,
+                    error,
+                )
+        return results
+
+    async def _pull_loop(self) -> None:
+        interval = self.settings.pull_interval_seconds
+        while not self._stop_requested.is_set():
+            try:
+                await self.pull_once()
+            except Exception:
+                # Keeps pull mode alive after a bug in one pull; the next
+                # pull starts again from the applied revision.
+                logger.exception(
+                    "store %s: unexpected error in pull; will retry in %.0f s",
+                    self.settings.store_id,
+                    interval,
+                )
+            # The timeout is the normal way to the next pull.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_requested.wait(), timeout=interval)
