@@ -46,6 +46,11 @@ class Catalogue:
     Build one with ``generate`` or ``from_folder``. A generated catalogue
     changes through ``mutate``, and a replayed one never changes. Reading rows
     and mutating are safe from several threads.
+
+    Attributes: ``entity_sets`` (the served sets), ``mode`` (``generated`` or
+    ``replay``), ``seed`` (None in replay), ``source`` (the replayed folder,
+    None when generated) and ``stats``, the counts of OData requests that
+    every app serving this catalogue records.
     """
 
     def __init__(
@@ -54,10 +59,12 @@ class Catalogue:
         mode: Literal["generated", "replay"],
         seed: int | None = None,
         state: CatalogueState | None = None,
+        source: Path | None = None,
     ) -> None:
         self.entity_sets = entity_sets
         self.mode = mode
         self.seed = seed
+        self.source = source
         self.stats = RequestStats()
         self._state = state
         self._mutation_count = 0
@@ -88,7 +95,8 @@ class Catalogue:
 
         Raises NotADirectoryError or ValueError as ``load_replay_registry``.
         """
-        return cls(load_replay_registry(Path(path)), "replay")
+        folder = Path(path)
+        return cls(load_replay_registry(folder), "replay", source=folder)
 
     @property
     def mutation_count(self) -> int:
@@ -135,11 +143,17 @@ class Catalogue:
         return report
 
     def describe(self) -> str:
-        """Return a one-line description of the catalogue for logs."""
+        """Return a one-line description of the mode and size, for logs."""
+        items = "no item catalogue"
+        if ITEMS in self.entity_sets.names():
+            count = sum(1 for row in self.rows(ITEMS) if not row.get("IsFolder"))
+            items = f"{count} items"
         if self.mode == "replay":
-            return f"replayed responses of {len(self.entity_sets)} entity sets"
-        items = sum(1 for row in self.rows(ITEMS) if not row["IsFolder"])
-        return f"generated catalogue of {items} items, seed {self.seed}"
+            sets = len(self.entity_sets)
+            return (
+                f"replayed responses from {self.source} ({sets} entity sets, {items})"
+            )
+        return f"generated catalogue (seed {self.seed}, {items})"
 
     def _register_generated(
         self, state: CatalogueState, warehouses: list[Row], price_types: list[Row]
