@@ -33,7 +33,8 @@ __all__ = [
 _COUNTERPARTY_TYPE = "StandardODATA.Catalog_Контрагенты"
 _MAX_DRAWS = 50
 # A catalogue far larger than the name space of its vocabulary would spend
-# most of its time on redraws, so names get fewer attempts than codes.
+# most of its time on redraws, so names get fewer attempts than article
+# numbers and barcodes.
 _MAX_NAME_DRAWS = 8
 # Shares of items with 1, 2 and 3 barcodes.
 _BARCODE_COUNT_WEIGHTS = (78, 18, 4)
@@ -110,8 +111,8 @@ def draw_article(rng: random.Random, prefix: str, registry: ItemRegistry) -> str
             if article not in registry.used_articles:
                 registry.used_articles.add(article)
                 return article
-    # Ten million numbers per prefix are not used up by any supported
-    # catalogue size, so this is reached only by a broken random generator.
+    # Up to MAX_ITEMS items use a small share of the nine million 7-digit
+    # numbers of a prefix, so only a broken random generator gets here.
     raise RuntimeError(f"no free article number with prefix {prefix!r}")
 
 
@@ -122,7 +123,7 @@ def draw_weight(rng: random.Random, size: Size) -> float:
 
 
 def _draw_creation_date(rng: random.Random, start: datetime, days: int) -> str:
-    # About one item in nine has no creation date, as in captured catalogues.
+    # About one item in nine has no creation date, as in the sample responses.
     if rng.random() < 0.11:
         return EMPTY_DATE
     moment = start + timedelta(

@@ -3,6 +3,9 @@
 Every request needs HTTP Basic credentials. Responses are JSON when the
 request has ``$format=json`` or accepts ``application/json``, and Atom XML
 otherwise, as with 1C. Errors have 1C's ``odata.error`` form.
+
+NOTE: ``$metadata`` (the CSDL schema) is not served. A request for it gets
+the error of an unknown path segment.
 """
 
 import base64
@@ -30,6 +33,8 @@ from erp_simulator.responses import (
     error_xml,
     json_entity,
     json_list,
+    json_service_document,
+    xml_service_document,
 )
 
 __all__ = ["ODataService"]
@@ -79,6 +84,9 @@ class ODataService:
                 headers={"WWW-Authenticate": f'Basic realm="{self.infobase}"'},
             )
         as_json = _wants_json(request)
+        if not path:
+            self.catalogue.stats.record(None)
+            return self._service_document(request, as_json)
         try:
             resource = parse_resource_path(path)
             entity_set = self.catalogue.entity_sets.resolve(
@@ -162,6 +170,15 @@ class ODataService:
         return Response(
             atom_entry(entry_id, entity_set.name, row), media_type=ATOM_MEDIA_TYPE
         )
+
+    def _service_document(self, request: Request, as_json: bool) -> Response:
+        root = self._service_root(request)
+        paths = [entity_set.path for entity_set in self.catalogue.entity_sets]
+        if as_json:
+            body = json_service_document(root, paths)
+            return Response(body, media_type=JSON_MEDIA_TYPE)
+        body = xml_service_document(root, paths)
+        return Response(body, media_type="application/atomsvc+xml;charset=utf-8")
 
     def _service_root(self, request: Request) -> str:
         return str(request.base_url).rstrip("/") + self.prefix

@@ -26,6 +26,8 @@ __all__ = [
     "error_xml",
     "json_entity",
     "json_list",
+    "json_service_document",
+    "xml_service_document",
 ]
 
 JSON_MEDIA_TYPE = "application/json;charset=utf-8"
@@ -49,6 +51,7 @@ _SCHEME = "http://schemas.microsoft.com/ado/2007/08/dataservices/scheme"
 ET.register_namespace("", _ATOM)
 ET.register_namespace("d", _DATA)
 ET.register_namespace("m", _METADATA)
+ET.register_namespace("app", "http://www.w3.org/2007/app")
 
 
 def _dump(body: dict[str, Any]) -> bytes:
@@ -65,6 +68,25 @@ def json_list(metadata_url: str, rows: Sequence[Row], count: int | None) -> byte
         body["odata.count"] = str(count)
     body["value"] = list(rows)
     return _dump(body)
+
+
+def json_service_document(root: str, paths: Sequence[str]) -> bytes:
+    """Return the JSON service document that lists the entity set ``paths``."""
+    sets = [{"name": path, "url": path} for path in paths]
+    return _dump({"odata.metadata": f"{root}/$metadata", "value": sets})
+
+
+def xml_service_document(root: str, paths: Sequence[str]) -> bytes:
+    """Return the AtomPub service document that lists the entity set ``paths``."""
+    app = "http://www.w3.org/2007/app"
+    service = ET.Element(f"{{{app}}}service")
+    service.set("{http://www.w3.org/XML/1998/namespace}base", root)
+    workspace = ET.SubElement(service, f"{{{app}}}workspace")
+    ET.SubElement(workspace, f"{{{_ATOM}}}title").text = "Default"
+    for path in paths:
+        collection = ET.SubElement(workspace, f"{{{app}}}collection", href=path)
+        ET.SubElement(collection, f"{{{_ATOM}}}title").text = path
+    return _serialize(service)
 
 
 def json_entity(metadata_url: str, row: Row) -> bytes:

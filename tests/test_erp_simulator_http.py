@@ -216,3 +216,16 @@ async def test_virtual_table_of_catalog_is_404(served: Served) -> None:
     response = await served.client.get(f"{ITEMS}/SliceLast()", params=JSON)
     assert response.status_code == 404
     assert "SliceLast" in response.json()["odata.error"]["message"]["value"]
+
+
+async def test_service_document_lists_sets(served: Served) -> None:
+    body = await get_json(served, "")
+    names = [entry["name"] for entry in body["value"]]
+    assert names == served.catalogue.entity_sets.names()
+    assert body["odata.metadata"].endswith("/erp/odata/standard.odata/$metadata")
+    response = await served.client.get("")
+    assert response.status_code == 200
+    service = ET.fromstring(response.content)
+    app = "{http://www.w3.org/2007/app}"
+    collections = service.findall(f"{app}workspace/{app}collection")
+    assert [element.get("href") for element in collections] == names
