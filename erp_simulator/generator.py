@@ -34,8 +34,6 @@ _CREATED_FROM = datetime(2023, 1, 9)
 _CREATED_DAYS = 900
 _PRINCIPAL_COUNT = 8
 _DELETION_MARK_SHARE = 0.01
-_COSMETIC_LABELS = ("Веган", "Без парабенов", "Органик")
-_CLEANING_LABELS = ("Биоразлагаемое", "Без фосфатов", "Гипоаллергенное")
 
 
 @dataclass
@@ -99,18 +97,13 @@ def _folder_rows(rng: random.Random) -> tuple[list[Row], list[ItemFolder]]:
     rows = list(top_rows)
     item_folders: list[ItemFolder] = []
     for top, top_row in zip(TOP_FOLDERS, top_rows, strict=True):
-        labels = (
-            _CLEANING_LABELS
-            if top.name in ("Стирка", "Уборка дома")
-            else (_COSMETIC_LABELS)
-        )
         for product_type in top.types:
             row = _folder_row(
                 rng, top_row["Ref_Key"], len(rows) + 1, product_type.folder
             )
             rows.append(row)
             item_folders.append(
-                ItemFolder(row["Ref_Key"], product_type, top.additives, labels)
+                ItemFolder(row["Ref_Key"], product_type, top.additives, top.eco_labels)
             )
     return rows, item_folders
 

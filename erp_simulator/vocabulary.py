@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 __all__ = [
     "CLEANING_ADDITIVES",
+    "CLEANING_LABELS",
     "COSMETIC_ADDITIVES",
+    "COSMETIC_LABELS",
     "PRODUCT_LINES",
     "TOP_FOLDERS",
     "UNITS",
@@ -73,11 +75,15 @@ class ProductType:
 
 @dataclass(frozen=True)
 class TopFolder:
-    """A top folder of the catalogue, its product types and name additives."""
+    """A top folder of the catalogue, its product types and name additives.
+
+    ``eco_labels`` are the values of the eco label property of its items.
+    """
 
     name: str
     types: tuple[ProductType, ...]
     additives: tuple[str, ...]
+    eco_labels: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,9 @@ CLEANING_ADDITIVES: tuple[str, ...] = (
     "концентрат",
 )
 
+COSMETIC_LABELS = ("Веган", "Без парабенов", "Органик")
+CLEANING_LABELS = ("Биоразлагаемое", "Без фосфатов", "Гипоаллергенное")
+
 TOP_FOLDERS: tuple[TopFolder, ...] = (
     TopFolder(
         "Уход за телом",
@@ -150,6 +159,7 @@ TOP_FOLDERS: tuple[TopFolder, ...] = (
             ProductType("Масло для тела", "Масла для тела", _sizes("мл", 50, 100, 150)),
         ),
         COSMETIC_ADDITIVES,
+        COSMETIC_LABELS,
     ),
     TopFolder(
         "Уход за волосами",
@@ -165,6 +175,7 @@ TOP_FOLDERS: tuple[TopFolder, ...] = (
             ),
         ),
         COSMETIC_ADDITIVES,
+        COSMETIC_LABELS,
     ),
     TopFolder(
         "Уход за лицом",
@@ -176,6 +187,7 @@ TOP_FOLDERS: tuple[TopFolder, ...] = (
             ProductType("Маска для лица", "Маски для лица", _sizes("мл", 50, 75, 100)),
         ),
         COSMETIC_ADDITIVES,
+        COSMETIC_LABELS,
     ),
     TopFolder(
         "Гигиена",
@@ -189,6 +201,7 @@ TOP_FOLDERS: tuple[TopFolder, ...] = (
             ),
         ),
         COSMETIC_ADDITIVES,
+        COSMETIC_LABELS,
     ),
     TopFolder(
         "Стирка",
@@ -204,6 +217,7 @@ TOP_FOLDERS: tuple[TopFolder, ...] = (
             ProductType("Капсулы для стирки", "Капсулы", _sizes("шт", 15, 30, 52)),
         ),
         CLEANING_ADDITIVES,
+        CLEANING_LABELS,
     ),
     TopFolder(
         "Уборка дома",
@@ -229,6 +243,7 @@ TOP_FOLDERS: tuple[TopFolder, ...] = (
             ),
         ),
         CLEANING_ADDITIVES,
+        CLEANING_LABELS,
     ),
 )
 
