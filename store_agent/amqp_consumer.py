@@ -160,7 +160,7 @@ class QueueConsumer:
         neither raises.
         """
         message_id = message.message_id or "(no message id)"
-        self._note_duplicate(message, message_id)
+        self._note_duplicate(message)
 
         try:
             batch = parse_batch(message.body, self.entity)
@@ -217,10 +217,10 @@ class QueueConsumer:
         await asyncio.sleep(self._requeue_delay_seconds)
         return AckOutcome.REQUEUE
 
-    def _note_duplicate(
-        self, message: AbstractIncomingMessage, message_id: str
-    ) -> None:
-        if message.redelivered or message_id in self._seen_ids:
+    def _note_duplicate(self, message: AbstractIncomingMessage) -> None:
+        message_id = message.message_id
+        seen = message_id is not None and message_id in self._seen_ids
+        if message.redelivered or seen:
             logger.debug(
                 "store %s: message %s seen before (redelivered flag %s);"
                 " stale documents will be skipped",
@@ -228,6 +228,9 @@ class QueueConsumer:
                 message_id,
                 message.redelivered,
             )
+
+        if message_id is None:
+            return
         self._seen_ids[message_id] = None
         self._seen_ids.move_to_end(message_id)
         while len(self._seen_ids) > _SEEN_IDS_LIMIT:
@@ -244,8 +247,9 @@ class QueueConsumer:
             else:
                 await message.nack(requeue=True)
         except CONNECTION_EXCEPTIONS as error:
-            # The channel is lost, so the broker already returned the message
-            # to the queue. Its redelivery is harmless because of the rev check.
+            # The channel is closed or closing, and the broker returns every
+            # unsettled message of a closed channel to the queue. The
+            # redelivery is harmless because of the rev check.
             logger.warning(
                 "store %s: could not %s message %s (%s: %s); the broker will"
                 " deliver it again",
@@ -261,8 +265,9 @@ class AmqpConsumer:
     """One robust RabbitMQ connection that consumes a store's queues.
 
     Each entity gets its own channel with ``prefetch`` unacknowledged
-    messages. aio-pika reconnects and resumes consuming after a lost
-    connection.
+    messages. aio-pika's robust connection resumes consuming after a lost
+    connection, and after the broker cancels the consumer because the queue
+    was deleted and declared again. The tests check both with aio-pika 10.2.
     """
 
     def __init__(

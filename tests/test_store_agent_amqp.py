@@ -341,6 +341,30 @@ async def test_consumer_resumes_after_lost_connection(
     assert await hub_side.ready_count(hub_side.queue) == 0
 
 
+async def test_consumer_resumes_after_queue_recreated(
+    hub_side: HubSide, store: LocalStore
+) -> None:
+    consumer = AmqpConsumer(
+        f"{AMQP_URL}?reconnect_interval=0.2", hub_side.store_id, ["items"], store
+    )
+    await consumer.start()
+    try:
+        await hub_side.publish_batch(batch_of([live("a", 1)]))
+        await wait_until(lambda: store.count("items") == 1, "the first batch")
+
+        # Deleting the queue makes the broker cancel the consumer.
+        await hub_side.queue.delete(if_unused=False, if_empty=False)
+        hub_side.queue = await hub_side.channel.declare_queue(
+            hub_side.queue.name, durable=True, arguments=hub_side.queue.arguments
+        )
+        await hub_side.publish_batch(batch_of([live("b", 2)]))
+        await wait_until(lambda: store.count("items") == 2, "a batch after recreate")
+    finally:
+        await consumer.stop()
+
+    assert await hub_side.ready_count(hub_side.queue) == 0
+
+
 async def test_agent_catches_up_then_consumes(
     hub_side: HubSide, tmp_path: Path
 ) -> None:
