@@ -41,7 +41,7 @@ def diff_snapshot(index: dict[str, IndexEntry], mapped: MappingResult) -> Diff:
         if stored is not None and not stored.deleted and stored.hash == digest:
             unchanged += 1
             continue
-        changes.append(PendingChange(key, digest, scope, data))
+        changes.append(PendingChange(key, digest, scope, data, stored is not None))
 
     # A quarantined record keeps its last good version instead of being deleted.
     quarantined = {record.key for record in mapped.quarantined}

@@ -15,6 +15,13 @@ A writer reserves a block of revisions, writes its documents, and only then
 moves ``committed``. A writer that crashes half-way leaves documents above
 ``committed`` that nobody reads until the next writer commits past them, so
 nothing half-written is ever published, without multi-document transactions.
+
+Writes only insert. Every version is its own MongoDB document, and a write
+deletes the versions it superseded after it commits. A crash between the two
+leaves an old version beside the new one, which readers drop by revision and
+the next ``load_index`` deletes. Inserting rather than updating in place also
+keeps writes fast on FerretDB's SQLite backend, which scans a collection for
+every single-document update.
 """
 
 import logging
@@ -24,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
 
@@ -51,6 +58,8 @@ class PendingChange:
     hash: str
     scope: str
     data: dict[str, Any] | None
+    replaces: bool = True
+    """False when no version of ``key`` is stored yet, which saves a delete."""
 
     @property
     def deleted(self) -> bool:
@@ -140,13 +149,31 @@ class Repository:
     # Documents ---------------------------------------------------------------
 
     async def load_index(self, entity: str) -> dict[str, IndexEntry]:
-        """Return the hash and deletion state of every stored document of ``entity``."""
+        """Return the hash, deletion state and scope of every document of ``entity``.
+
+        Versions above ``committed`` count too: they are real ERP data that a
+        crashed writer stored, and the next commit makes them visible. Older
+        versions that a crashed writer left behind are deleted here.
+        """
         index: dict[str, IndexEntry] = {}
-        projection = {"_id": 0, "key": 1, "hash": 1, "deleted": 1, "scope": 1}
+        newest: dict[str, tuple[int, Any]] = {}
+        superseded: list[Any] = []
+        projection = {"key": 1, "rev": 1, "hash": 1, "deleted": 1, "scope": 1}
         async with translate_unavailable(f"reading documents of {entity}"):
             async for doc in self.db.documents.find({"entity": entity}, projection):
-                index[doc["key"]] = IndexEntry(
-                    doc["hash"], doc["deleted"], doc["scope"]
+                key = doc["key"]
+                known = newest.get(key)
+                if known is not None and known[0] > doc["rev"]:
+                    superseded.append(doc["_id"])
+                    continue
+                if known is not None:
+                    superseded.append(known[1])
+                newest[key] = (doc["rev"], doc["_id"])
+                index[key] = IndexEntry(doc["hash"], doc["deleted"], doc["scope"])
+            if superseded:
+                await self.db.documents.delete_many({"_id": {"$in": superseded}})
+                logger.info(
+                    "deleted %d superseded versions of %s", len(superseded), entity
                 )
         return index
 
@@ -175,15 +202,21 @@ class Repository:
             now = datetime.now(UTC)
             for start in range(0, len(changes), _WRITE_CHUNK):
                 chunk = changes[start : start + _WRITE_CHUNK]
-                operations = [
-                    _upsert(entity, change, first + start + i, now)
+                rows = [
+                    _version(entity, change, first + start + i, now)
                     for i, change in enumerate(chunk)
                 ]
-                await self.db.documents.bulk_write(operations, ordered=False)
+                await self.db.documents.insert_many(rows, ordered=False)
 
             await self.db.revisions.update_one(
                 {"_id": entity}, {"$max": {"committed": last}}
             )
+            replaced = [change.key for change in changes if change.replaces]
+            for start in range(0, len(replaced), _WRITE_CHUNK):
+                keys = replaced[start : start + _WRITE_CHUNK]
+                await self.db.documents.delete_many(
+                    {"entity": entity, "key": {"$in": keys}, "rev": {"$lt": first}}
+                )
 
         logger.info(
             "committed %d changes of %s as revisions %d-%d",
@@ -232,14 +265,18 @@ class Repository:
         self, entity: str, scopes: list[str] | None = None
     ) -> dict[str, ChangeDocument]:
         """Return every document of ``entity`` that is not deleted, by key."""
-        query: dict[str, Any] = {"entity": entity, "deleted": False}
+        committed = await self.committed_revision(entity)
+        query: dict[str, Any] = {"entity": entity, "rev": {"$lte": committed}}
         if scopes is not None:
             query["scope"] = {"$in": scopes}
-        result: dict[str, ChangeDocument] = {}
+        newest: dict[str, ChangeDocument] = {}
         async with translate_unavailable(f"reading documents of {entity}"):
             async for row in self.db.documents.find(query, _CHANGE_PROJECTION):
-                result[row["key"]] = _change_document(row)
-        return result
+                known = newest.get(row["key"])
+                # A crashed writer may have left a superseded version behind.
+                if known is None or known.rev < row["rev"]:
+                    newest[row["key"]] = _change_document(row)
+        return {key: doc for key, doc in newest.items() if not doc.deleted}
 
     # Runs and quarantine ----------------------------------------------------
 
@@ -282,10 +319,10 @@ class Repository:
 _CHANGE_PROJECTION = {"_id": 0, "key": 1, "rev": 1, "hash": 1, "deleted": 1, "data": 1}
 
 
-def _upsert(
+def _version(
     entity: str, change: PendingChange, revision: int, now: datetime
-) -> UpdateOne:
-    fields = {
+) -> dict[str, Any]:
+    return {
         "entity": entity,
         "key": change.key,
         "rev": revision,
@@ -295,7 +332,6 @@ def _upsert(
         "data": change.data,
         "updated_at": now,
     }
-    return UpdateOne({"_id": f"{entity}:{change.key}"}, {"$set": fields}, upsert=True)
 
 
 def _change_document(row: dict[str, Any]) -> ChangeDocument:
