@@ -18,6 +18,8 @@ from typing import Any, Self
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from hub.repository import translate_unavailable
+
 __all__ = ["Lease", "LeaseUnavailableError", "default_holder"]
 
 logger = logging.getLogger(__name__)
@@ -76,11 +78,13 @@ class Lease:
         }
         update = {"$set": {"holder": self.holder, "expires_at": now + self.ttl}}
         try:
-            await self._leases.update_one(free_or_mine, update, upsert=True)
+            async with translate_unavailable(f"taking lease {self.name}"):
+                await self._leases.update_one(free_or_mine, update, upsert=True)
         except DuplicateKeyError:
             # The lease document exists and matched neither condition: it is
             # held by someone else and has not expired.
-            current = await self._leases.find_one({"_id": self.name}) or {}
+            async with translate_unavailable(f"reading lease {self.name}"):
+                current = await self._leases.find_one({"_id": self.name}) or {}
             raise LeaseUnavailableError(
                 self.name, current.get("holder"), current.get("expires_at")
             ) from None
@@ -88,7 +92,8 @@ class Lease:
 
     async def release(self) -> None:
         """Give the lease up, if this holder still has it."""
-        await self._leases.delete_one({"_id": self.name, "holder": self.holder})
+        async with translate_unavailable(f"releasing lease {self.name}"):
+            await self._leases.delete_one({"_id": self.name, "holder": self.holder})
 
     async def _renew_forever(self) -> None:
         interval = self.ttl.total_seconds() / 3
