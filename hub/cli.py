@@ -9,12 +9,14 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
+import aio_pika
 import uvicorn
 
 from connectors.errors import ConnectorError, LeaseHeldError
-from contracts import ENTITIES, InvalidNameError, UnknownEntityError
+from contracts import ENTITIES, InvalidNameError, UnknownEntityError, validate_name
 from hub.api import create_app
 from hub.errors import HubError
 from hub.runtime import open_broker, open_repository, publish, run_entity
@@ -28,6 +30,16 @@ logger = logging.getLogger("retail_hub")
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_SKIPPED = 3
+
+
+def _name_argument(kind: str) -> "Callable[[str], str]":
+    def parse(value: str) -> str:
+        try:
+            return validate_name(kind, value)
+        except InvalidNameError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,7 +110,10 @@ def _add_store_commands(
         "add", help="register a store and create its queues (safe to repeat)"
     )
     add.add_argument(
-        "store_id", metavar="ID", help="store id: letters, digits, - and _"
+        "store_id",
+        metavar="ID",
+        type=_name_argument("store"),
+        help="store id: 1 to 64 letters, digits, - and _",
     )
     add.add_argument("--name", required=True, help="store name shown to support staff")
     add.add_argument(
@@ -106,6 +121,7 @@ def _add_store_commands(
         action="append",
         default=[],
         dest="groups",
+        type=_name_argument("group"),
         help="a group of the store, such as its price zone (repeatable)",
     )
     add.add_argument(
@@ -198,6 +214,14 @@ async def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {args.command}")
 
 
+def _without_password(url: str) -> str:
+    parsed = urlsplit(url)
+    if parsed.password is None:
+        return url
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+    return parsed._replace(netloc=netloc).geturl()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -209,8 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     # pymongo and aio-pika log every connection step at debug level.
-    for noisy in ("pymongo", "aio_pika", "aiormq", "httpx", "httpcore"):
+    for noisy in ("pymongo", "aio_pika", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # aiormq logs a failed connection at ERROR; the command prints its own
+    # message for that, with the broker's URL and what to check.
+    logging.getLogger("aiormq").setLevel(logging.CRITICAL)
 
     try:
         settings = Settings()
@@ -237,6 +264,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_SKIPPED
     except (HubError, ConnectorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (aio_pika.exceptions.AMQPConnectionError, ConnectionError) as exc:
+        broker_url = _without_password(settings.amqp_url)
+        print(
+            f"error: cannot connect to RabbitMQ at {broker_url} ({exc});"
+            " check RETAIL_HUB_AMQP_URL and that the broker runs",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
