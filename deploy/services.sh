@@ -119,11 +119,13 @@ build_ferretdb() {
 }
 
 start_ferretdb() {
+    # The tests start private FerretDB servers from this binary, so it is
+    # built even when a server already listens on the port.
+    build_ferretdb
     if port_open "$ferretdb_port"; then
         log "FerretDB already accepts connections on 127.0.0.1:$ferretdb_port"
         return 0
     fi
-    build_ferretdb
     mkdir -p "$ferretdb_dir/data"
     log "starting FerretDB $ferretdb_version (SQLite in $ferretdb_dir/data)"
     nohup "$ferretdb_bin" \
