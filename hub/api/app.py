@@ -1,0 +1,51 @@
+"""Assemble the API from its routers."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from hub.api import changes, errors, health
+from hub.api.state import ApiMetrics, ApiState
+from hub.errors import RepositoryUnavailableError
+from hub.repository import Repository
+from hub.settings import Settings
+from hub.stores import StoreRegistry
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, repository: Repository | None = None) -> FastAPI:
+    """Build the API on ``repository`` (by default, one made from ``settings``).
+
+    A repository passed in stays open when the app stops; one the app made
+    itself is closed.
+    """
+    repo = repository or Repository.from_settings(settings)
+    owns_repository = repository is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await repo.ensure_indexes()
+        except RepositoryUnavailableError as exc:
+            # The API starts anyway and answers 503 until the repository is back.
+            logger.warning("starting without the repository: %s", exc)
+        yield
+        if owns_repository:
+            await repo.close()
+
+    app = FastAPI(
+        title="retail-hub API",
+        version="1",
+        description="Changes of master data for stores that pull over HTTP.",
+        lifespan=lifespan,
+    )
+    app.state.hub = ApiState(settings, repo, StoreRegistry(repo), ApiMetrics())
+    errors.install(app)
+    app.include_router(changes.router)
+    app.include_router(health.router)
+    return app

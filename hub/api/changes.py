@@ -1,0 +1,59 @@
+"""Changes of an entity for one store after a revision, page by page."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from contracts import ChangesPage, get_entity
+from hub.api.errors import ERROR_RESPONSES
+from hub.api.state import ID_PATTERN, ApiState, get_state
+
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "router"]
+
+MAX_PAGE_SIZE = 5000
+DEFAULT_PAGE_SIZE = 500
+
+router = APIRouter(prefix="/v1", tags=["changes"])
+
+
+@router.get(
+    "/stores/{store_id}/changes/{entity}",
+    response_model=ChangesPage,
+    responses=ERROR_RESPONSES,
+    summary="Changes of one entity for one store after a revision",
+)
+async def get_changes(
+    state: Annotated[ApiState, Depends(get_state)],
+    store_id: Annotated[str, Path(pattern=ID_PATTERN)],
+    entity: str,
+    after: Annotated[int, Query(ge=0, description="Last revision held.")] = 0,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")
+    ] = DEFAULT_PAGE_SIZE,
+) -> ChangesPage:
+    """Return up to ``limit`` documents and tombstones after revision ``after``."""
+    get_entity(entity)
+    store = await state.stores.get(store_id)
+    committed = await state.repository.committed_revision(entity)
+    documents = await state.repository.changes_after(
+        entity, after, limit + 1, up_to=committed, scopes=store.scopes
+    )
+    has_more = len(documents) > limit
+    documents = documents[:limit]
+
+    # Everything up to `committed` is written, so a store that has read the
+    # last page may continue from there.
+    next_after = max(after, committed)
+    if has_more:
+        next_after = documents[-1].rev
+
+    state.metrics.pull_requests.labels(entity).inc()
+    state.metrics.pull_documents.labels(entity).inc(len(documents))
+    return ChangesPage(
+        store_id=store_id,
+        entity=entity,
+        documents=documents,
+        next_after=next_after,
+        has_more=has_more,
+        hub_revision=committed,
+    )

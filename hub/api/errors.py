@@ -1,0 +1,68 @@
+"""Error answers of the API, all with the body ``{"error", "message"}``."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from contracts import ErrorBody, UnknownEntityError
+from hub.errors import RepositoryUnavailableError, StoreNotFoundError
+
+__all__ = ["ERROR_RESPONSES", "RETRY_AFTER_SECONDS", "error_response", "install"]
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+
+# The error answers of routes that read the repository, for the OpenAPI document.
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody, "description": "Unknown store or entity."},
+    422: {"model": ErrorBody, "description": "An invalid parameter, named."},
+    503: {"model": ErrorBody, "description": "Repository down; see Retry-After."},
+}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """Return an error answer with the API's error body."""
+    body = ErrorBody(error=code, message=message).model_dump()
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _invalid_parameter(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        name = str(error["loc"][-1]) if error["loc"] else "request"
+        problems.append(f"{name}={error.get('input')!r}: {error['msg']}")
+    return error_response(
+        422, "invalid_parameter", "invalid parameter " + "; ".join(problems)
+    )
+
+
+async def _store_not_found(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(404, "store_not_found", str(exc))
+
+
+async def _entity_not_found(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(404, "entity_not_found", str(exc))
+
+
+async def _repository_down(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("answering 503 to %s: %s", request.url.path, exc)
+    return error_response(
+        503,
+        "repository_unavailable",
+        f"the hub's repository is unreachable; retry in {RETRY_AFTER_SECONDS}s",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Answer the hub's errors with the API's error bodies and status codes."""
+    app.add_exception_handler(RequestValidationError, _invalid_parameter)
+    app.add_exception_handler(StoreNotFoundError, _store_not_found)
+    app.add_exception_handler(UnknownEntityError, _entity_not_found)
+    app.add_exception_handler(RepositoryUnavailableError, _repository_down)
