@@ -6,22 +6,21 @@ Exit codes: 0 success, 1 failure (the message says why), 2 invalid arguments,
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import aio_pika
 import uvicorn
 
 from connectors.errors import ConnectorError, LeaseHeldError
-from contracts import ENTITIES, InvalidNameError, UnknownEntityError, validate_name
+from contracts import ENTITIES, InvalidNameError, UnknownEntityError
 from hub.api import create_app
+from hub.cli_store import add_store_commands, run_store_command
 from hub.errors import HubError
 from hub.runtime import open_broker, open_repository, publish, run_entity
 from hub.settings import Settings
-from hub.stores import StoreRecord, StoreRegistry
 
 __all__ = ["main"]
 
@@ -30,16 +29,6 @@ logger = logging.getLogger("retail_hub")
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_SKIPPED = 3
-
-
-def _name_argument(kind: str) -> "Callable[[str], str]":
-    def parse(value: str) -> str:
-        try:
-            return validate_name(kind, value)
-        except InvalidNameError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "entities", nargs="*", metavar="ENTITY", help="entities (default: all)"
     )
 
-    _add_store_commands(commands)
+    add_store_commands(commands)
 
     demo = commands.add_parser(
         "demo", help="run the whole path with a simulated ERP and five stores"
@@ -99,40 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="stores to register (default 5, at least 2)",
     )
     return parser
-
-
-def _add_store_commands(
-    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
-) -> None:
-    store = commands.add_parser("store", help="register and list stores")
-    store_commands = store.add_subparsers(dest="action", required=True)
-    add = store_commands.add_parser(
-        "add", help="register a store and create its queues (safe to repeat)"
-    )
-    add.add_argument(
-        "store_id",
-        metavar="ID",
-        type=_name_argument("store"),
-        help="store id: 1 to 64 letters, digits, - and _",
-    )
-    add.add_argument("--name", required=True, help="store name shown to support staff")
-    add.add_argument(
-        "--group",
-        action="append",
-        default=[],
-        dest="groups",
-        type=_name_argument("group"),
-        help="a group of the store, such as its price zone (repeatable)",
-    )
-    add.add_argument(
-        "--transport",
-        choices=["amqp", "pull"],
-        default="amqp",
-        help="how the store receives data (default amqp)",
-    )
-    add.add_argument("--json", action="store_true", help="print the store as JSON")
-    listing = store_commands.add_parser("list", help="list registered stores")
-    listing.add_argument("--json", action="store_true", help="print JSON")
 
 
 async def _connector_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -167,46 +122,13 @@ async def _publish(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _store(settings: Settings, args: argparse.Namespace) -> int:
-    async with open_repository(settings) as repository:
-        registry = StoreRegistry(repository)
-        if args.action == "list":
-            stores = await registry.list()
-            if args.json:
-                print(json.dumps([s.model_dump(mode="json") for s in stores], indent=2))
-            else:
-                for s in stores:
-                    groups = ",".join(s.groups) or "-"
-                    print(f"{s.store_id:<20} {s.transport:<5} {groups:<20} {s.name}")
-            return 0
-
-        record = StoreRecord(
-            store_id=args.store_id,
-            name=args.name,
-            groups=args.groups,
-            transport=args.transport,
-        )
-        async with open_broker(settings) as broker:
-            stored = await registry.register(
-                record, broker.channel, broker.exchange, settings
-            )
-        if args.json:
-            print(stored.model_dump_json(indent=2))
-        else:
-            print(
-                f"store {stored.store_id} registered; queues: "
-                + ", ".join(f"store.{stored.store_id}.{entity}" for entity in ENTITIES)
-            )
-    return 0
-
-
 async def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "connector":
         return await _connector_run(settings, args)
     if args.command == "publish":
         return await _publish(settings, args)
     if args.command == "store":
-        return await _store(settings, args)
+        return await run_store_command(settings, args)
     if args.command == "demo":
         from hub.demo import run_demo
 

@@ -2,11 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from contracts import ChangesPage, get_entity
+from hub.api.auth import require_store
 from hub.api.errors import ERROR_RESPONSES
-from hub.api.state import ID_PATTERN, ApiState, get_state
+from hub.api.state import ApiState, get_state
+from hub.stores import StoreRecord
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "router"]
 
@@ -24,7 +26,7 @@ router = APIRouter(prefix="/v1", tags=["changes"])
 )
 async def get_changes(
     state: Annotated[ApiState, Depends(get_state)],
-    store_id: Annotated[str, Path(pattern=ID_PATTERN)],
+    store: Annotated[StoreRecord, Depends(require_store)],
     entity: str,
     after: Annotated[int, Query(ge=0, description="Last revision held.")] = 0,
     limit: Annotated[
@@ -33,7 +35,6 @@ async def get_changes(
 ) -> ChangesPage:
     """Return up to ``limit`` documents and tombstones after revision ``after``."""
     get_entity(entity)
-    store = await state.stores.get(store_id)
     committed = await state.repository.committed_revision(entity)
     documents = await state.repository.changes_after(
         entity, after, limit + 1, up_to=committed, scopes=store.scopes
@@ -50,7 +51,7 @@ async def get_changes(
     state.metrics.pull_requests.labels(entity).inc()
     state.metrics.pull_documents.labels(entity).inc(len(documents))
     return ChangesPage(
-        store_id=store_id,
+        store_id=store.store_id,
         entity=entity,
         documents=documents,
         next_after=next_after,
