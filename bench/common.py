@@ -46,7 +46,7 @@ class Sizes:
 
 FULL = Sizes("full", 100_000, 100_000, 1_000, 100_000, 1_000, 4, 600.0)
 SHORT = Sizes("short", 5_000, 5_000, 50, 10_000, 50, 4, 60.0)
-SMOKE = Sizes("smoke", 100, 100, 2, 100, 2, 2, 30.0)
+SMOKE = Sizes("smoke", 100, 100, 2, 100, 2, 1, 30.0)
 
 
 @dataclass

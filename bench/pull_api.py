@@ -1,7 +1,253 @@
-"""Pull API benchmark (not written yet)."""
+"""Pull API benchmark: many stores pulling pages from the hub's HTTP API.
 
-from bench.common import BenchResult, Sizes
+The server runs in a child process, so the client and the server each get a
+core of their own instead of sharing one event loop. The baseline is a bare
+FastAPI endpoint on the same uvicorn setup that returns the hub's own
+response bytes for each page, so the difference is the hub's work per request.
+"""
+
+import asyncio
+import logging
+import multiprocessing
+import time
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Response
+
+from bench.common import BenchResult, Sizes, Stopwatch, bench_settings, generate_items
+from contracts import document_hash
+from hub.api import create_app
+from hub.repository import PendingChange, Repository
+from hub.serving import BackgroundServer
+from hub.settings import Settings
+
+__all__ = ["run_pull_api"]
+
+logger = logging.getLogger("bench")
+
+ENTITY = "items"
+PAGE_SIZE = 500
+_SERVER_START_SECONDS = 60.0
+_STOP_COMMAND = "stop"
+
+
+def _bare_app(pages: dict[int, bytes]) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/v1/stores/{store_id}/changes/{entity}")
+    async def get_changes(
+        store_id: str, entity: str, after: int = 0, limit: int = PAGE_SIZE
+    ) -> Response:
+        return Response(pages[after], media_type="application/json")
+
+    return app
+
+
+def _serve(
+    kind: str, database: str, pages: dict[int, bytes], pipe: Connection, seconds: float
+) -> None:
+    """Serve the hub's API or the bare endpoint until told to stop (child process)."""
+    asyncio.run(_serve_until_stopped(kind, database, pages, pipe, seconds))
+
+
+async def _serve_until_stopped(
+    kind: str, database: str, pages: dict[int, bytes], pipe: Connection, seconds: float
+) -> None:
+    app = create_app(Settings(mongo_database=database)) if kind == "hub" else None
+    async with BackgroundServer(app or _bare_app(pages)) as server:
+        pipe.send(server.port)
+        # The parent sends the stop command; the timeout bounds an orphan.
+        await asyncio.to_thread(pipe.poll, seconds)
+
+
+class ChildServer:
+    """A server process started with ``multiprocessing``'s spawn method."""
+
+    def __init__(
+        self, kind: str, database: str, pages: dict[int, bytes], seconds: float
+    ) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child_pipe = context.Pipe()
+        self._process = context.Process(
+            target=_serve,
+            args=(kind, database, pages, child_pipe, seconds),
+            daemon=True,
+        )
+        self.url = ""
+
+    async def __aenter__(self) -> "ChildServer":
+        self._process.start()
+        ready = await asyncio.to_thread(self._pipe.poll, _SERVER_START_SECONDS)
+        if not ready:
+            self._stop()
+            raise TimeoutError(
+                f"server process did not start in {_SERVER_START_SECONDS}s"
+            )
+        self.url = f"http://127.0.0.1:{self._pipe.recv()}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await asyncio.to_thread(self._stop)
+
+    def _stop(self) -> None:
+        if self._process.is_alive():
+            self._pipe.send(_STOP_COMMAND)
+            self._process.join(30)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(10)
+        self._pipe.close()
+
+
+async def _capture_pages(url: str, store_id: str, max_pages: int) -> dict[int, bytes]:
+    """Pull one store's pages from revision 0; return each body by its ``after``."""
+    pages: dict[int, bytes] = {}
+    after = 0
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        for _ in range(max_pages):
+            response = await client.get(
+                f"/v1/stores/{store_id}/changes/{ENTITY}",
+                params={"after": after, "limit": PAGE_SIZE},
+            )
+            response.raise_for_status()
+            pages[after] = response.content
+            body = response.json()
+            if not body["has_more"]:
+                break
+            after = body["next_after"]
+    return pages
+
+
+async def _pull_load(
+    url: str, store_ids: list[str], afters: list[int], seconds: float
+) -> dict[str, Any]:
+    """Let every store pull the pages ``afters`` at once; return counts and latency."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(
+        max_connections=len(store_ids), max_keepalive_connections=len(store_ids)
+    )
+
+    async def pull(client: httpx.AsyncClient, store_id: str) -> None:
+        nonlocal errors
+        for after in afters:
+            if time.monotonic() > deadline:
+                return
+            started = time.perf_counter()
+            response = await client.get(
+                f"/v1/stores/{store_id}/changes/{ENTITY}",
+                params={"after": after, "limit": PAGE_SIZE},
+            )
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                errors += 1
+
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+        with Stopwatch() as watch:
+            await asyncio.gather(*(pull(client, store_id) for store_id in store_ids))
+
+    latencies.sort()
+    expected = len(store_ids) * len(afters)
+    return {
+        "requests": len(latencies),
+        "expected_requests": expected,
+        "errors": errors,
+        "seconds": watch.seconds,
+        "requests_per_second": len(latencies) / watch.seconds,
+        "p50_seconds": latencies[len(latencies) // 2],
+        "p99_seconds": latencies[min(len(latencies) - 1, len(latencies) * 99 // 100)],
+    }
+
+
+async def _seed(repository: Repository, documents: int, stores: list[str]) -> None:
+    # About 1% of generated items carry a deletion mark; ask for a few more.
+    _, mapped = generate_items(documents + documents // 20 + 10)
+    keys = sorted(mapped.documents)[:documents]
+    changes = []
+    for key in keys:
+        scope, data = mapped.documents[key]
+        changes.append(PendingChange(key, document_hash(data), scope, data, False))
+    await repository.ensure_indexes()
+    await repository.write_changes(ENTITY, changes)
+    now = datetime.now(UTC)
+    await repository.db.stores.insert_many(
+        [
+            {
+                "_id": store_id,
+                "name": f"Benchmark store {store_id}",
+                "groups": [],
+                "transport": "pull",
+                "created_at": now,
+            }
+            for store_id in stores
+        ]
+    )
 
 
 async def run_pull_api(sizes: Sizes) -> BenchResult:
-    raise NotImplementedError("the pull_api benchmark is not written yet")
+    """Time K stores pulling pages of the hub's API against a bare endpoint."""
+    settings = bench_settings("pull")
+    stores = [f"pull{number:05}" for number in range(sizes.pull_stores)]
+    documents = sizes.pull_pages * PAGE_SIZE
+    child_seconds = sizes.time_limit_seconds * 3 + 120
+    repository = Repository.from_settings(settings)
+    try:
+        await _seed(repository, documents, stores)
+        async with ChildServer(
+            "hub", settings.mongo_database, {}, child_seconds
+        ) as server:
+            pages = await _capture_pages(server.url, stores[0], sizes.pull_pages + 1)
+            afters = list(pages)
+            logger.info(
+                "pull_api: %d stores pull %d pages each from the hub API",
+                len(stores),
+                len(afters),
+            )
+            ours = await _pull_load(
+                server.url, stores, afters, sizes.time_limit_seconds
+            )
+        logger.info("pull_api: hub API %s", _summary(ours))
+
+        async with ChildServer(
+            "bare", settings.mongo_database, pages, child_seconds
+        ) as server:
+            await _capture_pages(server.url, stores[0], sizes.pull_pages + 1)
+            baseline = await _pull_load(
+                server.url, stores, afters, sizes.time_limit_seconds
+            )
+        logger.info("pull_api: bare endpoint %s", _summary(baseline))
+    finally:
+        await repository.client.drop_database(settings.mongo_database)
+        await repository.close()
+
+    return BenchResult(
+        name="pull_api",
+        path=f"GET changes pages of {PAGE_SIZE}, concurrent stores, uvicorn",
+        unit="requests/s",
+        ours=ours["requests_per_second"],
+        baseline=baseline["requests_per_second"],
+        target=0.5,
+        comparison=">=",
+        details={
+            "stores": len(stores),
+            "documents": documents,
+            "pages_per_store": len(afters),
+            "page_bytes": [len(body) for body in pages.values()],
+            "ours": ours,
+            "baseline": baseline,
+            "p99_ratio": ours["p99_seconds"] / baseline["p99_seconds"],
+        },
+    )
+
+
+def _summary(load: dict[str, Any]) -> str:
+    return (
+        f"{load['requests']}/{load['expected_requests']} requests in "
+        f"{load['seconds']:.1f}s ({load['requests_per_second']:.0f}/s), "
+        f"p50 {load['p50_seconds'] * 1000:.0f} ms, "
+        f"p99 {load['p99_seconds'] * 1000:.0f} ms, {load['errors']} errors"
+    )
