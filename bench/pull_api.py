@@ -20,6 +20,7 @@ from fastapi import FastAPI, Response
 from bench.common import BenchResult, Sizes, Stopwatch, bench_settings, generate_items
 from contracts import document_hash
 from hub.api import create_app
+from hub.credentials import hash_token
 from hub.repository import PendingChange, Repository
 from hub.serving import BackgroundServer
 from hub.settings import Settings
@@ -102,11 +103,22 @@ class ChildServer:
         self._pipe.close()
 
 
+def _token(store_id: str) -> str:
+    # Tokens of throwaway stores in a database that is dropped afterwards.
+    return f"bench-token-{store_id}"
+
+
+def _auth(store_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {_token(store_id)}"}
+
+
 async def _capture_pages(url: str, store_id: str, max_pages: int) -> dict[int, bytes]:
     """Pull one store's pages from revision 0; return each body by its ``after``."""
     pages: dict[int, bytes] = {}
     after = 0
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60, headers=_auth(store_id)
+    ) as client:
         for _ in range(max_pages):
             response = await client.get(
                 f"/v1/stores/{store_id}/changes/{ENTITY}",
@@ -127,6 +139,7 @@ async def _pull_load(
     """Let every store pull the pages ``afters`` at once; return counts and latency."""
     latencies: list[float] = []
     errors = 0
+    statuses: dict[int, int] = {}
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(
         max_connections=len(store_ids), max_keepalive_connections=len(store_ids)
@@ -141,10 +154,14 @@ async def _pull_load(
             response = await client.get(
                 f"/v1/stores/{store_id}/changes/{ENTITY}",
                 params={"after": after, "limit": PAGE_SIZE},
+                headers=_auth(store_id),
             )
             latencies.append(time.perf_counter() - started)
             if response.status_code != 200:
                 errors += 1
+                statuses[response.status_code] = (
+                    statuses.get(response.status_code, 0) + 1
+                )
 
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
         with Stopwatch() as watch:
@@ -156,6 +173,7 @@ async def _pull_load(
         "requests": len(latencies),
         "expected_requests": expected,
         "errors": errors,
+        "error_statuses": statuses,
         "seconds": watch.seconds,
         "requests_per_second": len(latencies) / watch.seconds,
         "p50_seconds": latencies[len(latencies) // 2],
@@ -182,6 +200,7 @@ async def _seed(repository: Repository, documents: int, stores: list[str]) -> No
                 "groups": [],
                 "transport": "pull",
                 "created_at": now,
+                "token_hash": hash_token(_token(store_id)),
             }
             for store_id in stores
         ]
