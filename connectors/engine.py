@@ -34,6 +34,8 @@ class ConnectorSpec:
     entity: str
     read: Callable[[ODataClient], Awaitable[tuple[int, MappingResult]]]
     """Read the full data set; return the number of rows read and the mapping."""
+    interval_seconds: float = 600.0
+    """How often the scheduler runs the entity."""
 
 
 @dataclass
@@ -45,16 +47,22 @@ class RunReport:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
     status: str = "running"
+    """running, succeeded, failed, or guard_stopped (a mass deletion refused)."""
     records_read: int = 0
+    pages_read: int = 0
+    skipped: int = 0
     written: int = 0
     unchanged: int = 0
     deleted: int = 0
     quarantined: int = 0
     committed_revision: int | None = None
+    published: int | None = None
+    """Documents published after the run; None until a publish follows it."""
     duration_seconds: float = 0.0
     error: str | None = None
 
     def as_document(self) -> dict[str, Any]:
+        """Return the report as a ``runs`` document, keyed by the run id."""
         return {"_id": self.run_id, **asdict(self)}
 
 
@@ -70,10 +78,11 @@ async def run_connector(
 
     Raises LeaseHeldError when another process runs the same entity,
     MassDeletionError when the run would delete more than
-    ``max_delete_share`` of the entity's live documents (nothing is written),
-    and the ERP's or the repository's errors as they come. The report is
-    stored in the ``runs`` collection whether the run succeeds or not, when
-    the repository can be reached.
+    ``max_delete_share`` of the entity's live documents (nothing is written,
+    and the run is recorded as ``guard_stopped``), and the ERP's or the
+    repository's errors as they come. The report is stored in the ``runs``
+    collection whether the run succeeds or not, when the repository can be
+    reached.
     """
     report = RunReport(spec.entity)
     started = time.monotonic()
@@ -90,6 +99,12 @@ async def run_connector(
     except LeaseUnavailableError as exc:
         logger.info("run %s of %s skipped: %s", report.run_id, spec.entity, exc)
         raise LeaseHeldError(str(exc)) from exc
+    except MassDeletionError as exc:
+        report.status = "guard_stopped"
+        report.error = str(exc)
+        logger.error("run %s of %s stopped: %s", report.run_id, spec.entity, exc)
+        await _finish(repository, report, started)
+        raise
     except Exception as exc:
         report.status = "failed"
         report.error = f"{type(exc).__name__}: {exc}"
@@ -101,12 +116,13 @@ async def run_connector(
     report.status = "succeeded"
     await _finish(repository, report, started)
     logger.info(
-        "run %s of %s finished in %.1fs: read %d, written %d, unchanged %d, "
-        "deleted %d, quarantined %d, revision %s",
+        "run %s of %s finished in %.1fs: read %d rows in %d pages, written %d, "
+        "unchanged %d, deleted %d, quarantined %d, revision %s",
         report.run_id,
         spec.entity,
         report.duration_seconds,
         report.records_read,
+        report.pages_read,
         report.written,
         report.unchanged,
         report.deleted,
@@ -124,6 +140,8 @@ async def _run_steps(
     max_delete_share: float,
 ) -> None:
     report.records_read, mapped = await spec.read(erp)
+    report.pages_read = mapped.pages_read
+    report.skipped = mapped.skipped
 
     report.quarantined = len(mapped.quarantined)
     for record in mapped.quarantined:

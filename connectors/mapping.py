@@ -32,11 +32,15 @@ class MappingResult:
 
     ``documents`` holds the live documents by key with their scope.
     ``deleted`` holds keys the ERP still returns but marks for deletion.
+    ``skipped`` counts rows that are not documents (folders, rows for no
+    store) and ``pages_read`` the OData pages the data set took.
     """
 
     documents: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
     quarantined: list[QuarantinedRecord] = field(default_factory=list)
+    skipped: int = 0
+    pages_read: int = 0
 
 
 def ref_or_none(value: Any) -> str | None:

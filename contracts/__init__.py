@@ -18,6 +18,8 @@ from contracts.changes import (
 from contracts.entities import ENTITIES, EntitySpec, UnknownEntityError, get_entity
 from contracts.hashing import canonical_json, document_hash
 from contracts.items import Item
+from contracts.prices import Price, PriceType
+from contracts.reference import Store, Unit
 from contracts.routing import (
     SCOPE_ALL,
     InvalidNameError,
@@ -29,6 +31,7 @@ from contracts.routing import (
     store_scopes,
     validate_name,
 )
+from contracts.stock import StockLevel
 
 __all__ = [
     "ENTITIES",
@@ -45,6 +48,11 @@ __all__ = [
     "ErrorBody",
     "InvalidNameError",
     "Item",
+    "Price",
+    "PriceType",
+    "StockLevel",
+    "Store",
+    "Unit",
     "UnknownEntityError",
     "batch_message_id",
     "binding_keys",

@@ -5,6 +5,9 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from contracts.items import Item
+from contracts.prices import Price, PriceType
+from contracts.reference import Store, Unit
+from contracts.stock import StockLevel
 
 __all__ = ["ENTITIES", "EntitySpec", "UnknownEntityError", "get_entity"]
 
@@ -26,8 +29,18 @@ class UnknownEntityError(KeyError):
         return f"unknown entity {self.args[0]!r}; known entities: {known}"
 
 
+_MODELS: tuple[type[Item | Price | PriceType | StockLevel | Store | Unit], ...] = (
+    Item,
+    Price,
+    PriceType,
+    StockLevel,
+    Store,
+    Unit,
+)
+
 ENTITIES: dict[str, EntitySpec] = {
-    Item.entity: EntitySpec(Item.entity, Item, Item.schema_version),
+    model.entity: EntitySpec(model.entity, model, model.schema_version)
+    for model in _MODELS
 }
 
 

@@ -1,5 +1,6 @@
 """The item master: one sellable product of the ERP's catalogue."""
 
+from datetime import datetime
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +19,7 @@ class Item(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     entity: ClassVar[str] = "items"
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2
 
     ref: str = Field(
         min_length=1, description="The ERP's reference key (Ref_Key), a GUID."
@@ -32,7 +33,15 @@ class Item(BaseModel):
     )
     article: str | None = Field(description="Manufacturer's article number.")
     unit_ref: str | None = Field(description="Reference key of the unit of measure.")
-    vat_rate: str | None = Field(description="VAT rate code, such as НДС20.")
+    unit_code: str | None = Field(
+        None, description="Code of the unit of measure (OKEI), such as 796."
+    )
+    unit_name: str | None = Field(
+        None, description="Short name of the unit of measure, such as шт."
+    )
+    vat_rate: str | None = Field(
+        description="VAT rate as the ERP's enumeration value, such as НДС20."
+    )
     item_type: str | None = Field(description="Kind of item, such as Товар.")
     weight_kg: float | None = Field(description="Weight of one unit in kilograms.")
     folder_ref: str | None = Field(description="Reference key of the item's folder.")
@@ -40,3 +49,11 @@ class Item(BaseModel):
         description="Names of the folders from the root to the item's own folder."
     )
     barcodes: list[str] = Field(default_factory=list, description="EAN-13 barcodes.")
+    principal_ref: str | None = Field(
+        None,
+        description="Reference key of the counterparty that sells the item on "
+        "commission, or null when the item is the company's own.",
+    )
+    created_at: datetime | None = Field(
+        None, description="When the item was created in the ERP (its local time)."
+    )

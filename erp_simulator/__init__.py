@@ -1,8 +1,9 @@
 """An HTTP server that imitates the OData interface of a 1C:ERP infobase.
 
 It serves a generated catalogue of an eco cosmetics maker (items, folders,
-units, barcodes, warehouses, price types) or replays captured responses
-from a folder, and counts the requests it serves. The demo, the tests and
+units, barcodes, warehouses, price types, the price register's SliceLast and
+the stock register's Balance) or replays captured responses from a folder,
+and counts the requests it serves. The demo, the tests and
 the benchmarks run it in place of a real ERP::
 
     catalogue = Catalogue.generate(seed=42, items=5000)
@@ -15,6 +16,8 @@ from erp_simulator.catalogue import (
     BARCODES,
     ITEMS,
     PRICE_TYPES,
+    PRICES_SLICE_LAST,
+    STOCK_BALANCE,
     UNITS,
     WAREHOUSES,
     Catalogue,
@@ -34,7 +37,9 @@ __all__ = [
     "EMPTY_DATE",
     "EMPTY_REF",
     "ITEMS",
+    "PRICES_SLICE_LAST",
     "PRICE_TYPES",
+    "STOCK_BALANCE",
     "UNITS",
     "WAREHOUSES",
     "Catalogue",

@@ -10,6 +10,7 @@ from erp_simulator.entity_sets import EntitySet, EntitySetRegistry
 from erp_simulator.generator import CatalogueState, generate_catalogue
 from erp_simulator.mutations import MutationReport, apply_mutation
 from erp_simulator.onec import Row
+from erp_simulator.registers import DEFAULT_STOCK_ITEMS, price_rows, stock_rows
 from erp_simulator.replay import fixed_rows, load_replay_registry
 from erp_simulator.stats import RequestStats
 from erp_simulator.stores import DEFAULT_STORE_COUNT, generate_reference_data
@@ -17,7 +18,9 @@ from erp_simulator.stores import DEFAULT_STORE_COUNT, generate_reference_data
 __all__ = [
     "BARCODES",
     "ITEMS",
+    "PRICES_SLICE_LAST",
     "PRICE_TYPES",
+    "STOCK_BALANCE",
     "UNITS",
     "WAREHOUSES",
     "Catalogue",
@@ -31,6 +34,8 @@ UNITS = "Catalog_ЕдиницыИзмерения"
 BARCODES = "InformationRegister_ШтрихкодыНоменклатуры"
 WAREHOUSES = "Catalog_Склады"
 PRICE_TYPES = "Catalog_ВидыЦен"
+PRICES_SLICE_LAST = "InformationRegister_ЦеныНоменклатуры25_SliceLast"
+STOCK_BALANCE = "AccumulationRegister_ТоварыНаСкладах_Balance"
 
 DEFAULT_SEED = 42
 DEFAULT_ITEMS = 5000
@@ -76,16 +81,29 @@ class Catalogue:
         seed: int = DEFAULT_SEED,
         items: int = DEFAULT_ITEMS,
         stores: int = DEFAULT_STORE_COUNT,
+        stock_items: int = DEFAULT_STOCK_ITEMS,
     ) -> "Catalogue":
         """Generate a catalogue of ``items`` items and ``stores`` retail stores.
 
-        The same arguments always give the same rows. Raises ValueError if a
-        count is out of range.
+        Every item gets a price under each retail price type, and every
+        warehouse holds stock of up to ``stock_items`` items. Prices and
+        stock are drawn once, for the items generated here. The same
+        arguments always give the same rows. Raises ValueError if a count is
+        out of range.
         """
         state = generate_catalogue(seed, items)
         warehouses, price_types = generate_reference_data(seed, stores)
         catalogue = cls(EntitySetRegistry(), "generated", seed=seed, state=state)
         catalogue._register_generated(state, warehouses, price_types)
+        item_refs = [
+            ref for ref, row in state.nomenclature.items() if not row["IsFolder"]
+        ]
+        registers = (
+            (PRICES_SLICE_LAST, price_rows(seed, item_refs, price_types)),
+            (STOCK_BALANCE, stock_rows(seed, item_refs, warehouses, stock_items)),
+        )
+        for name, rows in registers:
+            catalogue.entity_sets.add(EntitySet(name, fixed_rows(rows)))
         logger.debug("Generated %s", catalogue.describe())
         return catalogue
 

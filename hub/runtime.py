@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 
+from connectors.config import load_config
 from connectors.engine import RunReport, run_connector
 from connectors.odata import ODataClient
 from connectors.publisher import Publisher, PublishReport
@@ -64,7 +65,7 @@ async def run_entity(
 ) -> RunReport:
     """Run the connector of ``entity`` once against the ERP in ``settings``."""
     spec = get_connector(entity)
-    erp = ODataClient.from_settings(settings)
+    erp = ODataClient.from_settings(settings, load_config().erp)
     try:
         return await run_connector(
             spec, erp, repository, max_delete_share=settings.max_delete_share
