@@ -1,4 +1,4 @@
-"""What every benchmark shares: sizes, results, unique names and test data."""
+"""Shared parts of the benchmarks: sizes, results, unique names and test data."""
 
 import logging
 import time
@@ -18,8 +18,10 @@ __all__ = [
     "BenchResult",
     "Sizes",
     "Stopwatch",
+    "bench_settings",
     "generate_items",
     "unique_name",
+    "with_changed_share",
 ]
 
 logger = logging.getLogger("bench")
@@ -92,7 +94,7 @@ class BenchResult:
 
 
 class Stopwatch:
-    """Time a block with ``time.perf_counter``; ``seconds`` is set on exit."""
+    """A timer of one block, by ``time.perf_counter``, that sets ``seconds`` on exit."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
@@ -122,7 +124,7 @@ def bench_settings(benchmark: str) -> Settings:
 def generate_items(count: int) -> tuple[Catalogue, MappingResult]:
     """Generate a catalogue of ``count`` items and map it as the connector does.
 
-    About 1% of generated items carry a deletion mark, so the mapping holds
+    About 1% of generated items carry a deletion mark, so the mapping contains
     slightly fewer than ``count`` live documents.
     """
     with Stopwatch() as watch:

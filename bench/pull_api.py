@@ -50,7 +50,7 @@ def _bare_app(pages: dict[int, bytes]) -> FastAPI:
 def _serve(
     kind: str, database: str, pages: dict[int, bytes], pipe: Connection, seconds: float
 ) -> None:
-    """Serve the hub's API or the bare endpoint until told to stop (child process)."""
+    """Serve the hub API or the bare endpoint in a child process until stopped."""
     asyncio.run(_serve_until_stopped(kind, database, pages, pipe, seconds))
 
 

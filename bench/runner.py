@@ -100,11 +100,10 @@ async def describe_machine() -> dict[str, Any]:
     )
     try:
         info = await client.admin.command("buildInfo")
-        ferretdb = info.get("ferretdb", {})
+        # FerretDB reports the MongoDB version it imitates and its own.
         machine["mongodb_protocol_server"] = {
             "version": info.get("version"),
-            "ferretdb_version": ferretdb.get("version"),
-            "ferretdb_backend": ferretdb.get("backend") or ferretdb.get("handler"),
+            "ferretdb_version": info.get("ferretdbVersion"),
         }
     finally:
         await client.close()
