@@ -1,7 +1,8 @@
 """Admin endpoints of the simulator under ``/_simulator/``, without auth.
 
-Tests and benchmarks use them to read and reset request counts and to
-change a generated catalogue while a client is connected.
+Tests and benchmarks use them to read and reset request counts, to
+change a generated catalogue while a client is connected, and to make the
+OData endpoint misbehave (see erp_simulator.faults).
 """
 
 import logging
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from erp_simulator.catalogue import Catalogue, MutationNotSupportedError
+from erp_simulator.faults import FaultSettings
 from erp_simulator.mutations import MAX_ADDED_ITEMS, MutationError
 
 __all__ = ["ADMIN_PREFIX", "MutationRequest", "build_admin_router", "stats_body"]
@@ -55,6 +57,17 @@ def build_admin_router(catalogue: Catalogue) -> APIRouter:
         """Set the request counts to zero. The mutation count is kept."""
         catalogue.stats.reset()
         return stats_body(catalogue)
+
+    @router.get("/faults")
+    async def get_faults() -> FaultSettings:
+        """Return the faults in force, with what is left of their counts."""
+        return catalogue.faults.current()
+
+    @router.post("/faults")
+    async def set_faults(settings: FaultSettings) -> FaultSettings:
+        """Replace the faults in force; an empty body turns them all off."""
+        catalogue.faults.set(settings)
+        return catalogue.faults.current()
 
     @router.post("/mutate", response_model=None)
     async def mutate(request: MutationRequest) -> dict[str, Any] | JSONResponse:

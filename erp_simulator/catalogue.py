@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from erp_simulator.entity_sets import EntitySet, EntitySetRegistry
+from erp_simulator.faults import Faults
 from erp_simulator.generator import CatalogueState, generate_catalogue
 from erp_simulator.mutations import MutationReport, apply_mutation
 from erp_simulator.onec import Row
@@ -55,7 +56,8 @@ class Catalogue:
     Attributes: ``entity_sets`` (the served sets), ``mode`` (``generated`` or
     ``replay``), ``seed`` (None in replay), ``source`` (the replayed folder,
     None when generated) and ``stats``, the counts of OData requests that
-    every app serving this catalogue records.
+    every app serving this catalogue records, and ``faults``, the
+    misbehaviour those apps show on request.
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class Catalogue:
         self.seed = seed
         self.source = source
         self.stats = RequestStats()
+        self.faults = Faults()
         self._state = state
         self._mutation_count = 0
         self._lock = threading.Lock()

@@ -98,11 +98,26 @@ class ODataService:
             message = f'Сегмент пути "{error.segment}" не найден!'
             return self._error(404, ERROR_BAD_SEGMENT, message, as_json)
         self.catalogue.stats.record(entity_set.name)
+        faults = self.catalogue.faults
+        await faults.delay()
+        failure = faults.take_error()
+        if failure is not None:
+            return failure
+        skip = request.query_params.get("$skip", "0")
+        added = faults.take_items_to_add(
+            entity_set.name, int(skip) if skip.isdigit() else 0
+        )
+        if added:
+            self.catalogue.mutate(add=added)
         try:
-            return self._serve(request, resource, entity_set, as_json)
+            response = self._serve(request, resource, entity_set, as_json)
         except QueryError as error:
             logger.info("Rejected query of %s: %s", entity_set.name, error)
             return self._error(400, ERROR_QUERY, str(error), as_json)
+        if faults.take_truncation():
+            cut = bytes(response.body)[: len(response.body) // 2]
+            return Response(cut, response.status_code, media_type=response.media_type)
+        return response
 
     def _authorized(self, request: Request) -> bool:
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")

@@ -17,9 +17,10 @@ import uvicorn
 from connectors.errors import ConnectorError, LeaseHeldError
 from contracts import ENTITIES, InvalidNameError, UnknownEntityError
 from hub.api import create_app
+from hub.cli_connector import add_connector_commands, run_connector_command
 from hub.cli_store import add_store_commands, run_store_command
 from hub.errors import HubError
-from hub.runtime import open_broker, open_repository, publish, run_entity
+from hub.runtime import open_broker, open_repository, publish
 from hub.settings import Settings
 
 __all__ = ["main"]
@@ -50,18 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default: RETAIL_HUB_API_HOST)")
     serve.add_argument("--port", type=int, help="port (default: RETAIL_HUB_API_PORT)")
 
-    connector = commands.add_parser("connector", help="run connectors")
-    connector_commands = connector.add_subparsers(dest="action", required=True)
-    run = connector_commands.add_parser(
-        "run",
-        help="read ENTITY's full data set from the ERP, store and publish changes",
-    )
-    run.add_argument("entity", choices=sorted(ENTITIES), help="entity to run")
-    run.add_argument(
-        "--no-publish",
-        action="store_true",
-        help="write to the repository only; `retail-hub publish` sends it later",
-    )
+    add_connector_commands(commands)
 
     publish_parser = commands.add_parser(
         "publish", help="publish committed changes above each entity's watermark"
@@ -90,26 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _connector_run(settings: Settings, args: argparse.Namespace) -> int:
-    async with open_repository(settings) as repository:
-        report = await run_entity(settings, repository, args.entity)
-        print(
-            f"{args.entity}: read {report.records_read}, written {report.written}, "
-            f"unchanged {report.unchanged}, deleted {report.deleted}, "
-            f"quarantined {report.quarantined}, revision {report.committed_revision} "
-            f"({report.duration_seconds:.1f}s)"
-        )
-        if args.no_publish:
-            return 0
-        async with open_broker(settings) as broker:
-            sent = await publish(settings, repository, broker, args.entity)
-        print(
-            f"{args.entity}: published {sent.documents} documents in "
-            f"{sent.messages} messages, watermark {sent.watermark}"
-        )
-    return 0
-
-
 async def _publish(settings: Settings, args: argparse.Namespace) -> int:
     entities = args.entities or sorted(ENTITIES)
     async with open_repository(settings) as repository, open_broker(settings) as broker:
@@ -124,7 +94,7 @@ async def _publish(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "connector":
-        return await _connector_run(settings, args)
+        return await run_connector_command(settings, args)
     if args.command == "publish":
         return await _publish(settings, args)
     if args.command == "store":

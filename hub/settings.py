@@ -64,3 +64,8 @@ class Settings(BaseSettings):
     )
     api_host: str = Field("127.0.0.1", description="Address the pull API binds to.")
     api_port: int = Field(8080, ge=0, le=65535, description="Port of the pull API.")
+    operator_token: SecretStr | None = Field(
+        None,
+        description="Bearer token of the operator routes (/v1/connectors);"
+        " None disables them.",
+    )

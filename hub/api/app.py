@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hub.api import changes, errors, health
+from hub.api import changes, connectors, errors, health
 from hub.api.state import ApiMetrics, ApiState
 from hub.errors import RepositoryUnavailableError
 from hub.repository import Repository
@@ -48,4 +48,5 @@ def create_app(settings: Settings, repository: Repository | None = None) -> Fast
     errors.install(app)
     app.include_router(changes.router)
     app.include_router(health.router)
+    app.include_router(connectors.router)
     return app
