@@ -27,6 +27,7 @@ from contracts import (
     get_entity,
     routing_key,
 )
+from hub.backlog import BacklogGuard
 from hub.repository import Repository
 
 __all__ = ["PublishReport", "Publisher"]
@@ -56,7 +57,11 @@ class _Batch:
 
 
 class Publisher:
-    """Publishes the committed changes of entities to the changes exchange."""
+    """Publishes the committed changes of entities to the changes exchange.
+
+    With a ``backlog_guard``, each ``publish_pending`` first stops feeding
+    store queues that hold too many messages (see hub.backlog).
+    """
 
     def __init__(
         self,
@@ -65,8 +70,10 @@ class Publisher:
         *,
         batch_size: int = 500,
         batch_bytes: int = 1_000_000,
+        backlog_guard: BacklogGuard | None = None,
     ) -> None:
         self.repository = repository
+        self.backlog_guard = backlog_guard
         self.exchange = exchange
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
@@ -79,6 +86,8 @@ class Publisher:
         watermark then stays at the last fully confirmed chunk.
         """
         report = PublishReport(entity)
+        if self.backlog_guard is not None:
+            await self.backlog_guard.check(entity)
         committed = await self.repository.committed_revision(entity)
         watermark = await self.repository.published_revision(entity)
         report.watermark = watermark

@@ -13,6 +13,7 @@ from connectors.engine import RunReport, run_connector
 from connectors.odata import ODataClient
 from connectors.publisher import Publisher, PublishReport
 from connectors.registry import get_connector
+from hub.backlog import BacklogGuard
 from hub.broker import declare_changes_exchange
 from hub.repository import Repository
 from hub.settings import Settings
@@ -77,11 +78,16 @@ async def run_entity(
 async def publish(
     settings: Settings, repository: Repository, broker: Broker, entity: str
 ) -> PublishReport:
-    """Publish every committed change of ``entity`` above its watermark."""
+    """Publish every committed change of ``entity`` above its watermark.
+
+    Store queues over the backlog limit are unbound first (see hub.backlog).
+    """
+    guard = BacklogGuard(settings, repository, broker.connection, broker.exchange)
     publisher = Publisher(
         repository,
         broker.exchange,
         batch_size=settings.publish_batch_size,
         batch_bytes=settings.publish_batch_bytes,
+        backlog_guard=guard,
     )
     return await publisher.publish_pending(entity)

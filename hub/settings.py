@@ -69,3 +69,22 @@ class Settings(BaseSettings):
         description="Bearer token of the operator routes (/v1/connectors);"
         " None disables them.",
     )
+    dead_letter_exchange: str = Field(
+        "retail-hub.dead-letter",
+        description="Direct exchange of messages that store queues dead-letter.",
+    )
+    queue_max_length: int = Field(
+        10_000,
+        ge=1,
+        description="Messages a store queue holds at most; beyond, the oldest"
+        " are dead-lettered.",
+    )
+    store_backlog_limit: int = Field(
+        5_000,
+        ge=1,
+        description="A store queue with this many messages is no longer fed,"
+        " and the store catches up by pulling.",
+    )
+    publish_interval_seconds: float = Field(
+        5.0, gt=0, description="Seconds between two cycles of the publisher loop."
+    )

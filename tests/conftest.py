@@ -70,6 +70,7 @@ def settings() -> Settings:
     return Settings(
         mongo_database=unique("rh_test_"),
         exchange=unique("rh-test-"),
+        dead_letter_exchange=unique("rh-test-dlx-"),
     )
 
 
@@ -88,6 +89,9 @@ async def broker(settings: Settings) -> AsyncIterator[Broker]:
     async with open_broker(settings) as opened:
         yield opened
         await opened.exchange.delete()
+        # Declared with the first store queue; deleting a missing exchange
+        # succeeds.
+        await opened.channel.exchange_delete(settings.dead_letter_exchange)
 
 
 @pytest.fixture
@@ -95,6 +99,9 @@ async def cleanup_queues(settings: Settings) -> AsyncIterator[list[str]]:
     """A list the test appends queue names to; they are deleted afterwards."""
     names: list[str] = []
     yield names
+    # Every store queue comes with the store's dead-letter queue.
+    stores = {name.split(".")[1] for name in names if name.startswith("store.")}
+    names += [f"store.{store}.dead-letter" for store in sorted(stores)]
     connection = await aio_pika.connect(settings.amqp_url)
     async with connection:
         for name in names:
