@@ -16,6 +16,7 @@ from erp_simulator import Catalogue
 from erp_simulator import create_app as create_erp_app
 from hub.api import create_app
 from hub.convergence import Comparison, compare_store
+from hub.credentials import StoreSecrets, amqp_url_with_user
 from hub.repository import Repository
 from hub.runtime import Broker, open_broker, open_repository, publish, run_entity
 from hub.serving import BackgroundServer
@@ -106,16 +107,26 @@ async def _run_with_stores(
     stores: list[StoreRecord],
 ) -> int:
     registry = StoreRegistry(repository)
+    secrets: dict[str, StoreSecrets] = {}
     for store in stores:
         await broker.channel.queue_delete(f"store.{store.store_id}.{ENTITY}")
-        await registry.register(store, broker.channel, broker.exchange, settings)
+        registration = await registry.register(
+            store, broker.channel, broker.exchange, settings
+        )
+        # The reset above removed every store, so each registration is new
+        # and returns the store's secrets.
+        assert registration.secrets is not None
+        secrets[store.store_id] = registration.secrets
     _step(
         "registered stores: "
         + ", ".join(f"{s.store_id} ({s.transport})" for s in stores)
     )
 
     with tempfile.TemporaryDirectory(prefix="retail-hub-demo-") as folder:
-        agents = [_agent(store, settings, api_url, Path(folder)) for store in stores]
+        agents = [
+            _agent(store, secrets[store.store_id], settings, api_url, Path(folder))
+            for store in stores
+        ]
         for agent in agents:
             await agent.start()
         try:
@@ -150,14 +161,26 @@ async def _run_with_stores(
 
 
 def _agent(
-    store: StoreRecord, settings: Settings, api_url: str, folder: Path
+    store: StoreRecord,
+    secrets: StoreSecrets,
+    settings: Settings,
+    api_url: str,
+    folder: Path,
 ) -> StoreAgent:
+    # Each agent uses its store's own broker user and API token, as a real
+    # store would.
+    assert secrets.broker_user is not None
+    assert secrets.broker_password is not None
+    amqp_url = amqp_url_with_user(
+        settings.amqp_url, secrets.broker_user, secrets.broker_password
+    )
     return StoreAgent(
         AgentSettings(
             store_id=store.store_id,
             mode=store.transport,
             hub_url=api_url,
-            amqp_url=settings.amqp_url,
+            amqp_url=amqp_url,
+            token=secrets.api_token,
             database=folder / f"{store.store_id}.sqlite3",
             entities=[ENTITY],
             pull_interval_seconds=PULL_INTERVAL_SECONDS,

@@ -88,3 +88,19 @@ class Settings(BaseSettings):
     publish_interval_seconds: float = Field(
         5.0, gt=0, description="Seconds between two cycles of the publisher loop."
     )
+    api_rate_per_second: float = Field(
+        20.0, gt=0, description="Pull API requests per second allowed to one store."
+    )
+    api_rate_burst: int = Field(
+        40, ge=1, description="Requests one store may send at once above the rate."
+    )
+    amqp_management_url: str = Field(
+        "http://127.0.0.1:15672",
+        description="RabbitMQ management HTTP API, used to create store users.",
+    )
+    amqp_management_user: str | None = Field(
+        None, description="Management API user; None: the user of amqp_url."
+    )
+    amqp_management_password: SecretStr | None = Field(
+        None, description="Management API password; None: the password of amqp_url."
+    )

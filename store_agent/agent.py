@@ -93,6 +93,11 @@ class StoreAgent:
                     page_size=settings.page_size,
                     timeout_seconds=settings.http_timeout_seconds,
                     retry=self._retry,
+                    token=(
+                        settings.token.get_secret_value()
+                        if settings.token is not None
+                        else None
+                    ),
                 )
             if settings.mode == "amqp":
                 await self._start_consuming()

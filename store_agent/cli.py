@@ -133,6 +133,14 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
         ),
     )
     run.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help=(
+            "The store's API token for the pull API; prefer the environment"
+            f" variable {_ENV_PREFIX}TOKEN, which other users cannot see in ps."
+        ),
+    )
+    run.add_argument(
         "--amqp-url",
         dest="amqp_url",
         metavar="URL",

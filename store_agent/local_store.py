@@ -184,6 +184,18 @@ class LocalStore:
         )
         return int(row[0]) if row else 0
 
+    def rewind(self, entity: str, revision: int) -> None:
+        """Lower the applied revision of ``entity`` to ``revision``; keep documents.
+
+        The next pull starts from ``revision``. Documents already held stay,
+        and a pulled version replaces one only if it is newer.
+        """
+        with self._lock:
+            self._connection.execute(
+                "UPDATE state SET applied_rev = min(applied_rev, ?) WHERE entity = ?",
+                (revision, entity),
+            )
+
     def count(self, entity: str) -> int:
         """Return the number of live documents (tombstones not counted)."""
         row = self._fetch_one(

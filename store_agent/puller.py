@@ -9,6 +9,11 @@ A 503 response means the hub's repository is down. The puller then waits for
 the longer of its Retry-After header and an exponential back-off, and tries
 again a bounded number of times. A transport error (refused connection,
 timeout) is retried the same way. Other error responses are not retried.
+
+Every request sends ``Authorization: Bearer <token>`` when the puller has a
+token. A 409 ``resync_required`` response (the store joined a group) makes
+the puller lower the local applied revision to the response's
+``Resync-From`` header and pull from there. Documents already held are kept.
 """
 
 import asyncio
@@ -25,7 +30,7 @@ from contracts import ChangesPage, ErrorBody
 from store_agent.local_store import LocalStore
 from store_agent.validation import InvalidChangesError, check_documents
 
-__all__ = ["HubError", "PullResult", "Puller", "RetryPolicy"]
+__all__ = ["HubError", "PullResult", "Puller", "ResyncRequiredError", "RetryPolicy"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +46,14 @@ class HubError(Exception):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+class ResyncRequiredError(HubError):
+    """Raised when the hub requests a new pull of an entity from ``revision``."""
+
+    def __init__(self, message: str, revision: int) -> None:
+        super().__init__(message, status=409, code="resync_required")
+        self.revision = revision
 
 
 @dataclass(frozen=True)
@@ -95,14 +108,17 @@ class Puller:
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
         max_pages: int = 10_000,
+        token: str | None = None,
     ) -> None:
         self.store_id = store_id
         self._local_store = local_store
         self._page_size = page_size
         self._retry = retry or RetryPolicy()
         self._max_pages = max_pages
+        # Every request of this client, heartbeats too, carries the token.
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client = httpx.AsyncClient(
-            base_url=hub_url.rstrip("/"), timeout=timeout_seconds
+            base_url=hub_url.rstrip("/"), timeout=timeout_seconds, headers=headers
         )
 
     async def aclose(self) -> None:
@@ -130,9 +146,17 @@ class Puller:
         """
         after = await asyncio.to_thread(self._local_store.applied_revision, entity)
         pages = documents = applied = skipped = 0
+        rewound = False
 
         while pages < self._max_pages:
-            page = await self._fetch_page(entity, after)
+            try:
+                page = await self._fetch_page(entity, after)
+            except ResyncRequiredError as request:
+                if rewound:
+                    raise
+                rewound = True
+                after = await self._rewind(entity, request.revision)
+                continue
             pages += 1
             _check_page(page, self.store_id, entity, after)
 
@@ -169,13 +193,30 @@ class Puller:
         )
         return PullResult(entity, pages, documents, applied, skipped, after)
 
+    async def _rewind(self, entity: str, revision: int) -> int:
+        # The lower applied revision is committed before the first page, so
+        # a pull cut short starts from it again; documents held stay.
+        await asyncio.to_thread(self._local_store.rewind, entity, revision)
+        logger.info(
+            "store %s: hub asked to pull %s again from revision %d (the store's"
+            " groups changed); documents held are kept",
+            self.store_id,
+            entity,
+            revision,
+        )
+        return revision
+
     async def _fetch_page(self, entity: str, after: int) -> ChangesPage:
         path = f"/v1/stores/{self.store_id}/changes/{entity}"
         params = {"after": after, "limit": self._page_size}
         response = await self._get_with_retries(path, params)
 
         if response.status_code != httpx.codes.OK:
-            raise _hub_error(response)
+            error = _hub_error(response)
+            resync_from = response.headers.get("Resync-From", "")
+            if error.code == "resync_required" and resync_from.isdigit():
+                raise ResyncRequiredError(str(error), int(resync_from))
+            raise error
         try:
             return ChangesPage.model_validate_json(response.content)
         except ValidationError as error:

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts import UnknownEntityError, get_entity, validate_name
@@ -66,6 +66,11 @@ class AgentSettings(BaseSettings):
     )
     http_timeout_seconds: float = Field(
         30.0, gt=0, description="Seconds to wait for one response of the hub."
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="The store's API token for the hub's pull API, shown by"
+        " `retail-hub store add`.",
     )
 
     @field_validator("store_id")

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import aio_pika
 import pytest
 
+from hub.credentials import BrokerAdmin
 from hub.repository import Repository
 from hub.runtime import Broker, open_broker
 from hub.serving import free_port
@@ -110,6 +111,18 @@ async def cleanup_queues(settings: Settings) -> AsyncIterator[list[str]]:
             # channel; the next name gets a new one.
             with contextlib.suppress(aio_pika.exceptions.ChannelClosed):
                 await channel.queue_delete(name)
+    # A registered store also has a queue per entity and a broker user.
+    # Deleting a missing queue or user is a no-op.
+    store_ids = {name.split(".")[1] for name in names if name.startswith("store.")}
+    async with BrokerAdmin.from_settings(settings) as admin:
+        for store_id in sorted(store_ids):
+            store_queues = await admin.store_queues(store_id)
+            await admin.delete_store_user(store_id)
+            if store_queues:
+                async with await aio_pika.connect(settings.amqp_url) as connection:
+                    channel = await connection.channel()
+                    for name in store_queues:
+                        await channel.queue_delete(name)
 
 
 def ferretdb_binary() -> Path:

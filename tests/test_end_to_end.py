@@ -4,7 +4,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aio_pika
@@ -14,6 +14,7 @@ from erp_simulator import Catalogue
 from erp_simulator import create_app as create_erp_app
 from hub.api import create_app
 from hub.convergence import Comparison, compare_store
+from hub.credentials import StoreSecrets
 from hub.errors import RepositoryUnavailableError
 from hub.repository import Repository
 from hub.runtime import Broker, publish, run_entity
@@ -42,6 +43,7 @@ class Hub:
     catalogue: Catalogue
     api_url: str
     queues: list[str]
+    secrets: dict[str, StoreSecrets] = field(default_factory=dict)
 
     async def register(
         self, transport: str, groups: list[str] | None = None
@@ -54,9 +56,12 @@ class Hub:
         )
         self.queues.append(f"store.{store.store_id}.{ITEMS}")
         registry = StoreRegistry(self.repository)
-        return await registry.register(
+        registration = await registry.register(
             store, self.broker.channel, self.broker.exchange, self.settings
         )
+        assert registration.secrets is not None
+        self.secrets[store.store_id] = registration.secrets
+        return registration.record
 
     async def run_and_publish(self) -> tuple[int, int, int]:
         """Run the items connector and publish; return written, deleted, published."""
@@ -74,6 +79,7 @@ class Hub:
                 database=folder / f"{store.store_id}.sqlite3",
                 entities=[ITEMS],
                 pull_interval_seconds=0.2,
+                token=self.secrets[store.store_id].api_token,
             )
         )
 

@@ -8,6 +8,7 @@ import pytest
 
 from contracts import SCOPE_ALL, document_hash, group_scope, store_scope
 from hub.api import RETRY_AFTER_SECONDS, create_app
+from hub.credentials import hash_token, new_secret
 from hub.repository import PendingChange, Repository
 from hub.serving import BackgroundServer
 from hub.settings import Settings
@@ -24,10 +25,17 @@ def _change(key: str, scope: str = SCOPE_ALL, deleted: bool = False) -> PendingC
     return PendingChange(key, document_hash(data), scope, data)
 
 
+# Every store of this module gets the same API token, which the client sends.
+TOKEN = new_secret()
+AUTHORIZATION = {"Authorization": f"Bearer {TOKEN}"}
+
+
 async def _register(repository: Repository, store_id: str, groups: list[str]) -> None:
     record = StoreRecord(store_id=store_id, name=store_id, groups=groups)
     fields = record.model_dump(exclude={"store_id"})
-    await repository.db.stores.insert_one({"_id": store_id, **fields})
+    await repository.db.stores.insert_one(
+        {"_id": store_id, **fields, "token_hash": hash_token(TOKEN)}
+    )
 
 
 @pytest.fixture
@@ -36,7 +44,7 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     async with (
         BackgroundServer(create_app(settings, repository)) as server,
-        httpx.AsyncClient(base_url=server.url) as http,
+        httpx.AsyncClient(base_url=server.url, headers=AUTHORIZATION) as http,
     ):
         yield http
 
@@ -119,7 +127,11 @@ async def test_tombstones_are_served(
     assert documents[0]["rev"] == 2
 
 
-async def test_unknown_store_is_404(client: httpx.AsyncClient) -> None:
+async def test_unknown_store_is_404(
+    client: httpx.AsyncClient, repository: Repository
+) -> None:
+    await _register(repository, unique("s"), [])
+
     response = await client.get("/v1/stores/nobody/changes/items")
 
     assert response.status_code == 404
@@ -177,7 +189,7 @@ async def test_repository_down_is_503_fast(private_ferretdb: PrivateFerretDB) ->
 
     async with (
         BackgroundServer(app) as server,
-        httpx.AsyncClient(base_url=server.url) as http,
+        httpx.AsyncClient(base_url=server.url, headers=AUTHORIZATION) as http,
     ):
         ok = await http.get(f"/v1/stores/{store}/changes/items")
         private_ferretdb.stop()

@@ -5,8 +5,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 
 from hub.api import changes, connectors, errors, health
+from hub.api.ratelimit import RateLimiter
 from hub.api.state import ApiMetrics, ApiState
 from hub.errors import RepositoryUnavailableError
 from hub.repository import Repository
@@ -16,6 +18,8 @@ from hub.stores import StoreRegistry
 __all__ = ["create_app"]
 
 logger = logging.getLogger(__name__)
+
+GZIP_MINIMUM_BYTES = 1024
 
 
 def create_app(settings: Settings, repository: Repository | None = None) -> FastAPI:
@@ -44,7 +48,10 @@ def create_app(settings: Settings, repository: Repository | None = None) -> Fast
         description="Changes of master data for stores that pull over HTTP.",
         lifespan=lifespan,
     )
-    app.state.hub = ApiState(settings, repo, StoreRegistry(repo), ApiMetrics())
+    limiter = RateLimiter(settings.api_rate_per_second, settings.api_rate_burst)
+    app.state.hub = ApiState(settings, repo, StoreRegistry(repo), ApiMetrics(), limiter)
+    # Pages of documents compress well; small answers are not worth it.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
     errors.install(app)
     app.include_router(changes.router)
     app.include_router(health.router)

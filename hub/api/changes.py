@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from contracts import ChangesPage, get_entity
+from contracts import ChangesPage, ErrorBody, get_entity
 from hub.api.auth import require_store
-from hub.api.errors import ERROR_RESPONSES
+from hub.api.errors import AUTH_RESPONSES, ERROR_RESPONSES
 from hub.api.state import ApiState, get_state
+from hub.errors import ResyncRequiredError
 from hub.stores import StoreRecord
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "router"]
@@ -21,7 +22,15 @@ router = APIRouter(prefix="/v1", tags=["changes"])
 @router.get(
     "/stores/{store_id}/changes/{entity}",
     response_model=ChangesPage,
-    responses=ERROR_RESPONSES,
+    responses={
+        **ERROR_RESPONSES,
+        **AUTH_RESPONSES,
+        409: {
+            "model": ErrorBody,
+            "description": "The store joined a group and must pull this entity"
+            " again from the revision in the Resync-From header.",
+        },
+    },
     summary="Changes of one entity for one store after a revision",
 )
 async def get_changes(
@@ -33,8 +42,18 @@ async def get_changes(
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")
     ] = DEFAULT_PAGE_SIZE,
 ) -> ChangesPage:
-    """Return up to ``limit`` documents and tombstones after revision ``after``."""
+    """Return up to ``limit`` documents and tombstones after revision ``after``.
+
+    Raises ResyncRequiredError (409) while the store must pull ``entity``
+    again from an earlier revision; the first request from that revision
+    clears the request.
+    """
     get_entity(entity)
+    resync_from = store.resync_from.get(entity)
+    if resync_from is not None:
+        if after > resync_from:
+            raise ResyncRequiredError(store.store_id, entity, resync_from)
+        await state.stores.finish_resync(store.store_id, entity, resync_from)
     committed = await state.repository.committed_revision(entity)
     documents = await state.repository.changes_after(
         entity, after, limit + 1, up_to=committed, scopes=store.scopes

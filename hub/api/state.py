@@ -1,4 +1,4 @@
-"""What every route of the API shares: settings, repository, registry, metrics."""
+"""What every route of the API shares: settings, repository, stores, metrics."""
 
 from dataclasses import dataclass, field
 from typing import cast
@@ -6,6 +6,7 @@ from typing import cast
 from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter
 
+from hub.api.ratelimit import RateLimiter
 from hub.repository import Repository
 from hub.settings import Settings
 from hub.stores import StoreRegistry
@@ -45,6 +46,7 @@ class ApiState:
     repository: Repository
     stores: StoreRegistry
     metrics: ApiMetrics
+    rate_limiter: RateLimiter
 
 
 def get_state(request: Request) -> ApiState:
