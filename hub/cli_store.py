@@ -13,6 +13,11 @@ from typing import Any
 
 from contracts import InvalidNameError, validate_name
 from hub.audit import current_actor
+from hub.cli_delivery import (
+    STORE_DELIVERY_ACTIONS,
+    add_store_delivery_commands,
+    run_store_delivery_command,
+)
 from hub.credentials import StoreSecrets
 from hub.runtime import open_broker, open_repository
 from hub.settings import Settings
@@ -56,6 +61,7 @@ def add_store_commands(
     """Add the ``store`` command and its subcommands to ``commands``."""
     store = commands.add_parser("store", help="register, list and operate stores")
     store_commands = store.add_subparsers(dest="action", required=True)
+    add_store_delivery_commands(store_commands)
 
     add = _store_parser(
         store_commands,
@@ -127,6 +133,8 @@ async def run_store_command(settings: Settings, args: argparse.Namespace) -> int
     Raises HubError subclasses (unknown store, conflicting registration,
     management API failure) for the caller to print.
     """
+    if args.action in STORE_DELIVERY_ACTIONS:
+        return await run_store_delivery_command(settings, args)
     actor = current_actor()
     async with open_repository(settings) as repository:
         registry = StoreRegistry(repository)

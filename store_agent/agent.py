@@ -2,7 +2,10 @@
 
 In amqp mode the agent first pulls what it missed from the hub's HTTP API
 (the catch-up, skipped when hub_url is None), then consumes the store's
-queues. In pull mode it pulls every ``pull_interval_seconds``.
+queues; after a lost broker connection comes back it pulls again. In pull
+mode it pulls every ``pull_interval_seconds``. In both modes, with a hub_url,
+it sends a heartbeat every ``heartbeat_interval_seconds`` and pulls when the
+answer asks for a catch-up or a replay.
 
 Use it in a running event loop::
 
@@ -23,6 +26,7 @@ from types import TracebackType
 from typing import Self
 
 from store_agent.amqp_consumer import AmqpConsumer
+from store_agent.heartbeat import HeartbeatLoop
 from store_agent.local_store import LocalStore
 from store_agent.puller import HubError, Puller, PullResult, RetryPolicy
 from store_agent.settings import AgentSettings
@@ -47,6 +51,11 @@ class StoreAgent:
         self._puller: Puller | None = None
         self._consumer: AmqpConsumer | None = None
         self._pull_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self.heartbeats: HeartbeatLoop | None = None
+        self._reconnect_pulls: set[asyncio.Task[object]] = set()
+        # Pulls of the pull loop, heartbeat answers and reconnects take turns.
+        self._pull_lock = asyncio.Lock()
         self._stop_requested = asyncio.Event()
         # run() calls stop() when a caller's stop() wakes it, so two stops
         # may overlap; the lock makes the second wait and find nothing open.
@@ -103,6 +112,8 @@ class StoreAgent:
                 await self._start_consuming()
             else:
                 self._pull_task = asyncio.create_task(self._pull_loop())
+            if self._puller is not None:
+                self._start_heartbeats(self._puller)
         except BaseException:
             await self.stop()
             raise
@@ -121,8 +132,38 @@ class StoreAgent:
             self.local_store,
             prefetch=settings.prefetch,
             requeue_delay_seconds=settings.requeue_delay_seconds,
+            on_reconnect=self._pull_after_reconnect,
         )
         await self._consumer.start()
+
+    def _start_heartbeats(self, puller: Puller) -> None:
+        settings = self.settings
+        self.heartbeats = HeartbeatLoop(
+            puller.http_client,
+            settings.store_id,
+            settings.mode,
+            settings.entities,
+            self.local_store,
+            self._pull_entity,
+            settings.heartbeat_interval_seconds,
+        )
+        self._heartbeat_task = asyncio.create_task(
+            self.heartbeats.run(self._stop_requested)
+        )
+
+    def _pull_after_reconnect(self) -> None:
+        if self._puller is None or self._stop_requested.is_set():
+            return
+        logger.info(
+            "store %s: broker connection restored; pulling what the queues may"
+            " have missed",
+            self.settings.store_id,
+        )
+        # Consuming resumes meanwhile; both paths apply by revision, so the
+        # order does not change the result.
+        task = asyncio.create_task(self.pull_once())
+        self._reconnect_pulls.add(task)
+        task.add_done_callback(self._reconnect_pulls.discard)
 
     async def stop(self) -> None:
         """Stop receiving and close everything; safe to call more than once.
@@ -134,6 +175,13 @@ class StoreAgent:
             await self._close_all()
 
     async def _close_all(self) -> None:
+        background = [*self._reconnect_pulls]
+        if self._heartbeat_task is not None:
+            background.append(self._heartbeat_task)
+            self._heartbeat_task = None
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         if self._pull_task is not None:
             self._pull_task.cancel()
             await asyncio.gather(self._pull_task, return_exceptions=True)
@@ -188,8 +236,20 @@ class StoreAgent:
 
         results = []
         for entity in self.settings.entities:
+            result = await self._pull_one(entity, None)
+            if result is not None:
+                results.append(result)
+        return results
+
+    async def _pull_entity(self, entity: str, after: int | None) -> bool:
+        return await self._pull_one(entity, after) is not None
+
+    async def _pull_one(self, entity: str, after: int | None) -> PullResult | None:
+        if self._puller is None:
+            return None
+        async with self._pull_lock:
             try:
-                results.append(await self._puller.pull_once(entity))
+                return await self._puller.pull_once(entity, after)
             except HubError as error:
                 # Logged and skipped: the next pull starts again from the
                 # applied revision, which kept every page committed so far.
@@ -212,7 +272,7 @@ class StoreAgent:
                     type(error).__name__,
                     error,
                 )
-        return results
+        return None
 
     async def _pull_loop(self) -> None:
         interval = self.settings.pull_interval_seconds

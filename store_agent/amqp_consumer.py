@@ -21,6 +21,8 @@ import enum
 import logging
 import sqlite3
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import (
@@ -268,6 +270,8 @@ class AmqpConsumer:
     messages. aio-pika's robust connection resumes consuming after a lost
     connection, and after the broker cancels the consumer because the queue
     was deleted and declared again. The tests check both with aio-pika 10.2.
+    ``on_reconnect`` is called, without arguments, each time a lost
+    connection is restored.
     """
 
     def __init__(
@@ -278,8 +282,10 @@ class AmqpConsumer:
         local_store: LocalStore,
         prefetch: int = 8,
         requeue_delay_seconds: float = 1.0,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self._amqp_url = amqp_url
+        self._on_reconnect = on_reconnect
         # Shown in the RabbitMQ management UI.
         self.connection_name = f"retail-hub-agent {store_id}"
         self._prefetch = prefetch
@@ -299,6 +305,8 @@ class AmqpConsumer:
         self._connection = await aio_pika.connect_robust(
             self._amqp_url, client_properties={"connection_name": self.connection_name}
         )
+        if self._on_reconnect is not None:
+            self._connection.reconnect_callbacks.add(self._reconnected)
         try:
             for consumer in self.consumers:
                 channel = await self._connection.channel()
@@ -307,6 +315,10 @@ class AmqpConsumer:
         except BaseException:
             await self.stop()
             raise
+
+    def _reconnected(self, _connection: Any) -> None:
+        if self._on_reconnect is not None:
+            self._on_reconnect()
 
     async def stop(self) -> None:
         """Stop every consumer and close the connection; safe to call twice."""

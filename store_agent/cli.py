@@ -108,8 +108,9 @@ def _build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status",
         parents=[common],
-        help="Print live documents, tombstones and applied revision per entity.",
-        description="Print live documents, tombstones and applied revision per entity.",
+        help="Print documents, tombstones, applied revision and digest per entity.",
+        description="Print live documents, tombstones, applied revision and digest"
+        " per entity.",
     )
     status.add_argument(
         "--json", action="store_true", help="Print one JSON object instead of a table."
@@ -195,6 +196,7 @@ def _print_status(settings: AgentSettings, as_json: bool) -> int:
     with LocalStore(path) as store:
         entities = sorted({*settings.entities, *store.entities()})
         statuses = [store.status(entity) for entity in entities]
+        digests = {entity: store.digest(entity) for entity in entities}
 
     if as_json:
         report: dict[str, Any] = {
@@ -205,6 +207,7 @@ def _print_status(settings: AgentSettings, as_json: bool) -> int:
                     "documents": status.documents,
                     "tombstones": status.tombstones,
                     "applied_revision": status.applied_revision,
+                    "digest": digests[status.entity].sha256,
                 }
                 for status in statuses
             },
@@ -213,11 +216,14 @@ def _print_status(settings: AgentSettings, as_json: bool) -> int:
         return 0
 
     print(f"store {settings.store_id}, database {path}")
-    print(f"{'entity':<16} {'documents':>10} {'tombstones':>10} {'revision':>10}")
+    print(
+        f"{'entity':<16} {'documents':>10} {'tombstones':>10} {'revision':>10}"
+        "  digest (compare with the hub's GET .../digest/<entity>)"
+    )
     for status in statuses:
         print(
             f"{status.entity:<16} {status.documents:>10} {status.tombstones:>10}"
-            f" {status.applied_revision:>10}"
+            f" {status.applied_revision:>10}  {digests[status.entity].sha256}"
         )
     return 0
 

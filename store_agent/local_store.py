@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from contracts import ChangeDocument
+from contracts.delivery import Digest, compute_digest
 
 __all__ = ["ApplyResult", "EntityStatus", "LocalStore", "StoredDocument"]
 
@@ -222,6 +223,21 @@ class LocalStore:
                 (entity,),
             ).fetchall()
         return {row[0]: _stored_document(row) for row in rows}
+
+    def digest(self, entity: str, revision: int | None = None) -> Digest:
+        """Return the digest of the live documents with rev up to ``revision``.
+
+        ``revision`` defaults to the applied revision. The hub's digest route
+        computes the same, so equal digests mean equal copies.
+        """
+        up_to = self.applied_revision(entity) if revision is None else revision
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT key, hash FROM documents"
+                " WHERE entity = ? AND deleted = 0 AND rev <= ?",
+                (entity, up_to),
+            ).fetchall()
+        return compute_digest(entity, up_to, ((row[0], row[1]) for row in rows))
 
     def entities(self) -> list[str]:
         """Return the entities that have an applied revision, sorted."""

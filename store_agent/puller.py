@@ -121,6 +121,11 @@ class Puller:
             base_url=hub_url.rstrip("/"), timeout=timeout_seconds, headers=headers
         )
 
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The HTTP client of the hub, for other requests of the agent."""
+        return self._client
+
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._client.aclose()
@@ -136,15 +141,16 @@ class Puller:
     ) -> None:
         await self.aclose()
 
-    async def pull_once(self, entity: str) -> PullResult:
-        """Pull every page of ``entity`` after the local applied revision.
+    async def pull_once(self, entity: str, after: int | None = None) -> PullResult:
+        """Pull every page of ``entity`` after ``after`` or the applied revision.
 
         Each page is committed before the next is requested, so an error
         keeps the pages already applied. Raises HubError when the hub returns
         an error, stays unavailable after the retries, or sends a page that
         breaks the contract. Raises sqlite3.Error when a commit fails.
         """
-        after = await asyncio.to_thread(self._local_store.applied_revision, entity)
+        if after is None:
+            after = await asyncio.to_thread(self._local_store.applied_revision, entity)
         pages = documents = applied = skipped = 0
         rewound = False
 

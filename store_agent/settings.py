@@ -72,6 +72,11 @@ class AgentSettings(BaseSettings):
         description="The store's API token for the hub's pull API, shown by"
         " `retail-hub store add`.",
     )
+    heartbeat_interval_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds between two heartbeats to the hub (needs hub_url).",
+    )
 
     @field_validator("store_id")
     @classmethod

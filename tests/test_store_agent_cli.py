@@ -80,7 +80,7 @@ def test_status_prints_table(
     assert code == 0
     assert f"store 0042, database {database}" in output
     row = output.splitlines()[-1].split()
-    assert row == ["items", "1", "1", "3"]
+    assert row == ["items", "1", "1", "3", _digest(database)]
 
 
 def test_status_prints_json(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,7 +93,13 @@ def test_status_prints_json(database: Path, capsys: pytest.CaptureFixture[str]) 
         "documents": 1,
         "tombstones": 1,
         "applied_revision": 3,
+        "digest": _digest(database),
     }
+
+
+def _digest(database: Path) -> str:
+    with LocalStore(database) as store:
+        return store.digest("items").sha256
 
 
 def test_status_without_database(

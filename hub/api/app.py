@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
-from hub.api import changes, connectors, errors, health
+from hub.api import changes, connectors, cursor, digest, errors, health, heartbeat
 from hub.api.ratelimit import RateLimiter
 from hub.api.state import ApiMetrics, ApiState
 from hub.errors import RepositoryUnavailableError
@@ -56,4 +56,7 @@ def create_app(settings: Settings, repository: Repository | None = None) -> Fast
     app.include_router(changes.router)
     app.include_router(health.router)
     app.include_router(connectors.router)
+    app.include_router(cursor.router)
+    app.include_router(digest.router)
+    app.include_router(heartbeat.router)
     return app
