@@ -131,6 +131,34 @@ class Repository:
             doc = await self.db.revisions.find_one({"_id": entity})
         return doc or {}
 
+    async def commit(self, entity: str, revision: int) -> None:
+        """Make every document of ``entity`` up to ``revision`` visible to readers."""
+        async with translate_unavailable(f"committing revisions of {entity}"):
+            await self.db.revisions.update_one(
+                {"_id": entity}, {"$max": {"committed": revision}}
+            )
+
+    async def _commit_interrupted(self, entity: str) -> int:
+        """Commit what a writer that died before its commit left; return ``committed``.
+
+        ``load_index`` counts those versions as stored, so a run that finds
+        nothing new must still make them visible. The connector's lease makes
+        sure no other writer of ``entity`` is running.
+        """
+        revisions = await self._revisions(entity)
+        reserved = int(revisions.get("reserved", 0))
+        committed = int(revisions.get("committed", 0))
+        if reserved <= committed:
+            return committed
+        await self.commit(entity, reserved)
+        logger.warning(
+            "committed revisions %d-%d of %s left by an interrupted write",
+            committed + 1,
+            reserved,
+            entity,
+        )
+        return reserved
+
     async def committed_revision(self, entity: str) -> int:
         """Return the revision up to which every document of ``entity`` is written."""
         return int((await self._revisions(entity)).get("committed", 0))
@@ -180,11 +208,12 @@ class Repository:
     async def write_changes(self, entity: str, changes: list[PendingChange]) -> int:
         """Write ``changes`` with new revisions, commit them, return the last one.
 
-        Revisions follow the order of ``changes``. Returns the committed
-        revision unchanged when there is nothing to write.
+        Revisions follow the order of ``changes``. With nothing to write, it
+        commits what an interrupted earlier write left and returns the
+        committed revision.
         """
         if not changes:
-            return await self.committed_revision(entity)
+            return await self._commit_interrupted(entity)
 
         async with translate_unavailable(f"writing documents of {entity}"):
             counter = await self.db.revisions.find_one_and_update(
@@ -208,9 +237,7 @@ class Repository:
                 ]
                 await self.db.documents.insert_many(rows, ordered=False)
 
-            await self.db.revisions.update_one(
-                {"_id": entity}, {"$max": {"committed": last}}
-            )
+            await self.commit(entity, last)
             replaced = [change.key for change in changes if change.replaces]
             for start in range(0, len(replaced), _WRITE_CHUNK):
                 keys = replaced[start : start + _WRITE_CHUNK]

@@ -336,3 +336,41 @@ async def test_connector_fails_cleanly_without_repository(
     assert failures
     assert "failed" in failures[0].getMessage()
     assert "RepositoryUnavailableError" in failures[0].getMessage()
+
+
+class _CrashBeforeCommit(Repository):
+    """A repository whose writer dies after writing, before its commit."""
+
+    async def commit(self, entity: str, revision: int) -> None:
+        raise RuntimeError("writer died before its commit")
+
+
+async def test_rerun_commits_interrupted_write(hub: Hub, tmp_path: Path) -> None:
+    store = await hub.register("pull")
+    await hub.run_and_publish()
+    before = await hub.repository.committed_revision(ITEMS)
+    change = hub.catalogue.mutate(edit=30)
+    crashing = _CrashBeforeCommit(hub.repository.client, hub.settings.mongo_database)
+    with pytest.raises(RuntimeError):
+        await run_entity(hub.settings, crashing, ITEMS)
+    hidden = await hub.repository.live_documents(ITEMS)
+    assert all(hidden[key].rev <= before for key in change.edited)
+
+    written, _, _ = await hub.run_and_publish()
+
+    visible = await hub.repository.live_documents(ITEMS)
+    assert written == 0
+    assert set(change.edited) <= visible.keys()
+    async with hub.agent(store, tmp_path) as agent:
+        (result,) = await _wait_converged(hub, [(store, agent)])
+    assert result.converged
+    held = await asyncio.to_thread(
+        agent_documents, tmp_path / f"{store.store_id}.sqlite3"
+    )
+    for key in change.edited:
+        assert held[key] == (visible[key].rev, visible[key].hash)
+
+
+def agent_documents(database: Path) -> dict[str, tuple[int, str]]:
+    with LocalStore(database) as local:
+        return {k: (d.rev, d.hash) for k, d in local.live_documents(ITEMS).items()}
