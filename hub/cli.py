@@ -13,9 +13,11 @@ from urllib.parse import urlsplit
 
 import aio_pika
 import uvicorn
+from pydantic import ValidationError
+from pymongo.errors import ConfigurationError, InvalidName, InvalidURI
 
 from connectors.errors import ConnectorError, LeaseHeldError
-from contracts import ENTITIES, InvalidNameError, UnknownEntityError
+from contracts import ENTITIES, InvalidNameError, UnknownEntityError, get_entity
 from hub.api import create_app
 from hub.cli_connector import add_connector_commands, run_connector_command
 from hub.cli_delivery import add_delivery_commands, run_delivery_command
@@ -84,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _publish(settings: Settings, args: argparse.Namespace) -> int:
     entities = args.entities or sorted(ENTITIES)
+    for entity in entities:
+        get_entity(entity)
     async with open_repository(settings) as repository, open_broker(settings) as broker:
         for entity in entities:
             sent = await publish(settings, repository, broker, entity)
@@ -137,8 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = Settings()
-    except ValueError as exc:
-        print(f"error: invalid RETAIL_HUB_* setting: {exc}", file=sys.stderr)
+    except ValidationError as exc:
+        for problem in exc.errors():
+            name = "RETAIL_HUB_" + str(problem["loc"][0]).upper()
+            value = problem.get("input")
+            print(f"error: invalid {name}={value!r}: {problem['msg']}", file=sys.stderr)
         return EXIT_USAGE
 
     if args.command == "serve":
@@ -161,6 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (HubError, ConnectorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except (InvalidURI, InvalidName, ConfigurationError) as exc:
+        print(
+            f"error: invalid repository setting: {exc}; check RETAIL_HUB_MONGO_URL"
+            " and RETAIL_HUB_MONGO_DATABASE",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except (aio_pika.exceptions.AMQPConnectionError, ConnectionError) as exc:
         broker_url = _without_password(settings.amqp_url)
         print(

@@ -83,8 +83,11 @@ async def translate_unavailable(action: str) -> AsyncIterator[None]:
     except _UNAVAILABLE_ERRORS as exc:
         # Callers handle one error type for "MongoDB is down", whatever
         # PyMongo raised on the way.
+        # PyMongo's message ends with a long topology description.
+        reason = str(exc).split(", Timeout:")[0][:300]
         raise RepositoryUnavailableError(
-            f"repository unavailable while {action}: {exc}"
+            f"repository unavailable while {action}: {reason}; check"
+            " RETAIL_HUB_MONGO_URL and that the server runs"
         ) from exc
 
 

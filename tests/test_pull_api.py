@@ -157,6 +157,7 @@ async def test_unknown_entity_is_404(
         ("limit=0", "limit"),
         ("limit=100000", "limit"),
         ("after=-1", "after"),
+        ("after=9223372036854775808", "after"),
         ("after=x", "after"),
     ],
 )

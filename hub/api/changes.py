@@ -14,6 +14,8 @@ from hub.stores import StoreRecord
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "router"]
 
 MAX_PAGE_SIZE = 5000
+# Revisions are stored as MongoDB's signed 64-bit integers.
+MAX_REVISION = 2**63 - 1
 DEFAULT_PAGE_SIZE = 500
 
 router = APIRouter(prefix="/v1", tags=["changes"])
@@ -37,7 +39,9 @@ async def get_changes(
     state: Annotated[ApiState, Depends(get_state)],
     store: Annotated[StoreRecord, Depends(require_store)],
     entity: str,
-    after: Annotated[int, Query(ge=0, description="Last revision held.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_REVISION, description="Last revision held.")
+    ] = 0,
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")
     ] = DEFAULT_PAGE_SIZE,

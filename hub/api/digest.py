@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from contracts import get_entity
 from contracts.delivery import Digest
 from hub.api.auth import require_store
+from hub.api.changes import MAX_REVISION
 from hub.api.errors import ERROR_RESPONSES
 from hub.api.state import ApiState, get_state
 from hub.delivery import DeliveryState
@@ -29,7 +30,11 @@ async def get_digest(
     entity: str,
     revision: Annotated[
         int | None,
-        Query(ge=0, description="Up to this revision; default the committed one."),
+        Query(
+            ge=0,
+            le=MAX_REVISION,
+            description="Up to this revision; default the committed one.",
+        ),
     ] = None,
 ) -> Digest:
     """Return the digest of the store's live documents up to ``revision``.
