@@ -114,10 +114,11 @@ def unique_name(prefix: str) -> str:
 
 
 def bench_settings(benchmark: str) -> Settings:
-    """Return settings with a database and an exchange used by this run only."""
+    """Return settings with a database and exchanges used by this run only."""
     return Settings(
         mongo_database=unique_name(f"rh_bench_{benchmark}_"),
         exchange=unique_name(f"rh-bench-{benchmark}-"),
+        dead_letter_exchange=unique_name(f"rh-bench-{benchmark}-dead-letter-"),
     )
 
 

@@ -18,7 +18,11 @@ from bench.common import (
 )
 from connectors.publisher import Publisher
 from contracts import document_hash
-from hub.broker import declare_changes_exchange, declare_store_queue
+from hub.broker import (
+    dead_letter_queue_name,
+    declare_changes_exchange,
+    declare_store_queue,
+)
 from hub.repository import PendingChange, Repository
 
 __all__ = ["run_fanout"]
@@ -111,11 +115,14 @@ async def run_fanout(sizes: Sizes) -> BenchResult:
                         f"declared only {number} of {stores} queues in "
                         f"{sizes.time_limit_seconds}s"
                     )
+                store_id = f"bench{run_id}-{number:05}"
+                # declare_store_queue declares the store's dead-letter queue too.
+                queue_names.append(dead_letter_queue_name(store_id))
                 queue = await declare_store_queue(
                     channel,
                     exchange,
                     settings,
-                    store_id=f"bench{run_id}-{number:05}",
+                    store_id=store_id,
                     entity=ENTITY,
                     groups=[],
                 )
@@ -149,7 +156,11 @@ async def run_fanout(sizes: Sizes) -> BenchResult:
             await _read_like_publisher(repository)
         logger.info("fanout: the publisher's reads alone took %.1fs", reading.seconds)
     finally:
-        await _delete_broker_names(connection, queue_names, settings.exchange)
+        await _delete_broker_names(
+            connection,
+            queue_names,
+            [settings.exchange, settings.dead_letter_exchange],
+        )
         await connection.close()
         await repository.client.drop_database(settings.mongo_database)
         await repository.close()
@@ -177,11 +188,15 @@ async def run_fanout(sizes: Sizes) -> BenchResult:
 
 
 async def _delete_broker_names(
-    connection: aio_pika.abc.AbstractConnection, queues: list[str], exchange: str
+    connection: aio_pika.abc.AbstractConnection,
+    queues: list[str],
+    exchanges: list[str],
 ) -> None:
+    # Deleting a queue or exchange that does not exist succeeds in RabbitMQ.
     channel = await connection.channel()
     for name in queues:
         await channel.queue_delete(name)
-    await channel.exchange_delete(exchange)
+    for name in exchanges:
+        await channel.exchange_delete(name)
     await channel.close()
-    logger.info("fanout: deleted %d queues and exchange %s", len(queues), exchange)
+    logger.info("fanout: deleted %d queues and exchanges %s", len(queues), exchanges)
