@@ -175,6 +175,9 @@ async def _dead_letters(
                 break
             taken.append(message)
         rows = [_describe(message) for message in taken]
+        reasons = await _agent_reasons(settings, store_id, rows)
+        for row in rows:
+            row["agent_reason"] = reasons.get(row["message_id"], "")
 
         for message, row in zip(taken, rows, strict=True):
             if args.retry:
@@ -207,10 +210,23 @@ async def _dead_letters(
         for row in rows:
             print(
                 f"{row['message_id']:<40} {row['reason']:<10} {row['queue']:<30}"
-                f" {row['size']:>8} bytes"
+                f" {row['size']:>8} bytes  {row['agent_reason']}"
             )
         print(f"{len(rows)} messages {action}")
     return 0
+
+
+async def _agent_reasons(
+    settings: Settings, store_id: str, rows: list[dict[str, Any]]
+) -> dict[str, str]:
+    """Return the reasons the store's agent reported, by message id."""
+    ids = [row["message_id"] for row in rows]
+    if not ids:
+        return {}
+    query = {"store_id": store_id, "message_id": {"$in": ids}}
+    async with open_repository(settings) as repository:
+        found = await repository.db.rejections.find(query).to_list(None)
+    return {row["message_id"]: row["reason"] for row in found}
 
 
 def _text(value: Any) -> str:

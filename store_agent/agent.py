@@ -25,6 +25,8 @@ import sqlite3
 from types import TracebackType
 from typing import Self
 
+import httpx
+
 from store_agent.amqp_consumer import AmqpConsumer
 from store_agent.heartbeat import HeartbeatLoop
 from store_agent.local_store import LocalStore
@@ -133,6 +135,7 @@ class StoreAgent:
             prefetch=settings.prefetch,
             requeue_delay_seconds=settings.requeue_delay_seconds,
             on_reconnect=self._pull_after_reconnect,
+            on_reject=self._after_reject,
         )
         await self._consumer.start()
 
@@ -150,6 +153,27 @@ class StoreAgent:
         self._heartbeat_task = asyncio.create_task(
             self.heartbeats.run(self._stop_requested)
         )
+
+    async def _after_reject(self, entity: str, message_id: str, reason: str) -> None:
+        """Report a rejected message to the hub and pull what it carried."""
+        if self._puller is None:
+            return
+        try:
+            response = await self._puller.http_client.post(
+                f"/v1/stores/{self.settings.store_id}/rejections",
+                json={"entity": entity, "message_id": message_id, "reason": reason},
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            # The reason stays in the agent's log; the message itself is in
+            # the store's dead-letter queue either way.
+            logger.warning(
+                "store %s: could not report rejected message %s to the hub: %s",
+                self.settings.store_id,
+                message_id,
+                error,
+            )
+        await self._pull_one(entity, None)
 
     def _pull_after_reconnect(self) -> None:
         if self._puller is None or self._stop_requested.is_set():

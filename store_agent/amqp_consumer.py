@@ -21,7 +21,7 @@ import enum
 import logging
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
@@ -53,6 +53,10 @@ class AckOutcome(enum.Enum):
     REQUEUE = "requeue"
 
 
+RejectHook = Callable[[str, str, str], Awaitable[None]]
+"""Called with the entity, message id and reason of a rejected message."""
+
+
 class QueueConsumer:
     """Consumer of one store's queue for one entity.
 
@@ -66,8 +70,10 @@ class QueueConsumer:
         entity: str,
         local_store: LocalStore,
         requeue_delay_seconds: float = 1.0,
+        on_reject: RejectHook | None = None,
     ) -> None:
         self.store_id = store_id
+        self._on_reject = on_reject
         self.entity = entity
         self.queue_name = queue_name(store_id, entity)
         self._local_store = local_store
@@ -174,6 +180,7 @@ class QueueConsumer:
                 self.queue_name,
                 error,
             )
+            await self._report_reject(message_id, str(error))
             return AckOutcome.REJECT
 
         try:
@@ -203,6 +210,22 @@ class QueueConsumer:
             result.skipped_stale,
         )
         return AckOutcome.ACK
+
+    async def _report_reject(self, message_id: str, reason: str) -> None:
+        # Awaited before the message is settled and before the next one is
+        # handled, so a catch-up pull fills the rejected batch's revisions
+        # before later batches move the applied revision past them.
+        if self._on_reject is None:
+            return
+        try:
+            await self._on_reject(self.entity, message_id, reason)
+        except Exception:
+            # The rejection itself must go on; the hook's failure is logged.
+            logger.exception(
+                "store %s: handling the rejection of %s failed",
+                self.store_id,
+                message_id,
+            )
 
     async def _requeue_later(self, message_id: str, error: Exception) -> AckOutcome:
         logger.error(
@@ -283,6 +306,7 @@ class AmqpConsumer:
         prefetch: int = 8,
         requeue_delay_seconds: float = 1.0,
         on_reconnect: Callable[[], None] | None = None,
+        on_reject: RejectHook | None = None,
     ) -> None:
         self._amqp_url = amqp_url
         self._on_reconnect = on_reconnect
@@ -291,7 +315,9 @@ class AmqpConsumer:
         self._prefetch = prefetch
         self._connection: AbstractRobustConnection | None = None
         self.consumers = [
-            QueueConsumer(store_id, entity, local_store, requeue_delay_seconds)
+            QueueConsumer(
+                store_id, entity, local_store, requeue_delay_seconds, on_reject
+            )
             for entity in entities
         ]
 

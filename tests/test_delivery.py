@@ -130,6 +130,38 @@ async def test_poison_message_goes_to_dead_letters(hub: Hub, tmp_path: Path) -> 
     assert message.headers["x-first-death-queue"] == queue_name(store.store_id, ITEMS)
 
 
+async def test_rejected_batch_is_pulled_and_reported(hub: Hub, tmp_path: Path) -> None:
+    store = await hub.add_store()
+    async with hub.agent(store, tmp_path / "s.sqlite3") as agent:
+        # Revisions 1-2 reach the queue only in a batch the agent cannot read,
+        # and revision 3 follows in a good batch.
+        await hub.commit(["a", "b"], 1)
+        await hub.repository.advance_watermark(ITEMS, 2)
+        unreadable = {
+            "entity": ITEMS,
+            "schema_version": 99,
+            "scope": SCOPE_ALL,
+            "rev_from": 1,
+            "rev_to": 2,
+            "documents": [],
+        }
+        await hub.broker.channel.default_exchange.publish(
+            aio_pika.Message(json.dumps(unreadable).encode(), message_id="future-1"),
+            routing_key=queue_name(store.store_id, ITEMS),
+        )
+        await hub.commit(["c"], 1)
+        await hub.publish()
+
+        await wait_for(lambda: _converged(hub, store, agent.local_store), "convergence")
+        held = await asyncio.to_thread(agent.local_store.live_documents, ITEMS)
+
+    assert set(held) == {"a", "b", "c"}
+    recorded = await hub.repository.db.rejections.find_one({"store_id": store.store_id})
+    assert recorded is not None
+    assert recorded["message_id"] == "future-1"
+    assert "schema_version" in recorded["reason"]
+
+
 async def _equals(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
 

@@ -7,7 +7,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
-from hub.api import changes, connectors, cursor, digest, errors, health, heartbeat
+from hub.api import (
+    changes,
+    connectors,
+    cursor,
+    digest,
+    errors,
+    health,
+    heartbeat,
+    rejections,
+)
 from hub.api.ratelimit import RateLimiter
 from hub.api.state import ApiMetrics, ApiState
 from hub.errors import RepositoryUnavailableError
@@ -59,4 +68,5 @@ def create_app(settings: Settings, repository: Repository | None = None) -> Fast
     app.include_router(cursor.router)
     app.include_router(digest.router)
     app.include_router(heartbeat.router)
+    app.include_router(rejections.router)
     return app
