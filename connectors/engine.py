@@ -95,7 +95,7 @@ async def run_connector(
     )
     try:
         async with lease:
-            await _run_steps(spec, erp, repository, report, max_delete_share)
+            await _run_steps(spec, erp, repository, report, max_delete_share, lease)
     except LeaseUnavailableError as exc:
         logger.info("run %s of %s skipped: %s", report.run_id, spec.entity, exc)
         raise LeaseHeldError(str(exc)) from exc
@@ -138,6 +138,7 @@ async def _run_steps(
     repository: Repository,
     report: RunReport,
     max_delete_share: float,
+    lease: Lease,
 ) -> None:
     report.records_read, mapped = await spec.read(erp)
     report.pages_read = mapped.pages_read
@@ -162,6 +163,7 @@ async def _run_steps(
             spec.entity, diff.deletions, diff.live_before, max_delete_share
         )
 
+    lease.check()
     report.committed_revision = await repository.write_changes(
         spec.entity, diff.changes
     )

@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from hub.repository import translate_unavailable
 
-__all__ = ["Lease", "LeaseUnavailableError", "default_holder"]
+__all__ = ["Lease", "LeaseLostError", "LeaseUnavailableError", "default_holder"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,10 @@ class LeaseUnavailableError(Exception):
             f"lease {self.name!r} is held by {self.holder} until {self.expires_at};"
             " another process is running this job"
         )
+
+
+class LeaseLostError(Exception):
+    """Raised when a holder finds that its lease was taken over after expiring."""
 
 
 def default_holder() -> str:
@@ -68,6 +72,7 @@ class Lease:
         self.holder = holder or default_holder()
         self.ttl = timedelta(seconds=ttl_seconds)
         self._renewer: asyncio.Task[None] | None = None
+        self.lost = False
 
     async def acquire(self) -> None:
         """Take the lease, or raise LeaseUnavailableError."""
@@ -101,6 +106,12 @@ class Lease:
             await asyncio.sleep(interval)
             try:
                 await self.acquire()
+            except LeaseUnavailableError as exc:
+                # Another holder took the lease after it expired, so this
+                # holder must stop before it writes; ``check`` raises from now.
+                self.lost = True
+                logger.error("lost lease %s: %s", self.name, exc)
+                return
             except Exception as exc:
                 # Renewal goes on until the block ends; a lease lost here is
                 # taken over by another holder only after it expires.
@@ -111,6 +122,14 @@ class Lease:
                     type(exc).__name__,
                     exc,
                 )
+
+    def check(self) -> None:
+        """Raise LeaseLostError if another holder has taken the lease over."""
+        if self.lost:
+            raise LeaseLostError(
+                f"lease {self.name!r} of {self.holder} expired and was taken over;"
+                " stopping before writing"
+            )
 
     async def __aenter__(self) -> Self:
         await self.acquire()

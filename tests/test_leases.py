@@ -8,7 +8,7 @@ from connectors.engine import ConnectorSpec, run_connector
 from connectors.errors import LeaseHeldError
 from connectors.mapping import MappingResult
 from connectors.odata import ODataClient
-from hub.leases import Lease, LeaseUnavailableError
+from hub.leases import Lease, LeaseLostError, LeaseUnavailableError
 from hub.repository import Repository
 
 pytestmark = pytest.mark.integration
@@ -75,3 +75,34 @@ async def test_second_connector_run_skips(
     assert reads == 1
     assert report.status == "succeeded"
     assert any("skipped" in r.getMessage() for r in caplog.records)
+
+
+async def test_run_stops_when_lease_taken_over(
+    repository: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("connectors.engine._LEASE_TTL_SECONDS", 0.6)
+    reading = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_read(erp: ODataClient) -> tuple[int, MappingResult]:
+        reading.set()
+        await release.wait()
+        return 0, MappingResult()
+
+    spec = ConnectorSpec("items", slow_read)
+    erp = ODataClient("http://127.0.0.1:1", "erp", "u", "p")
+    run = asyncio.create_task(
+        run_connector(spec, erp, repository, max_delete_share=0.2, lease_holder="slow")
+    )
+    await reading.wait()
+    # The slow holder paused past its lease; another holder took it over.
+    await repository.db.leases.update_one(
+        {"_id": "connector:items"}, {"$set": {"holder": "other"}}
+    )
+    await asyncio.sleep(0.5)  # the renewal runs every third of the lease
+    release.set()
+
+    with pytest.raises(LeaseLostError):
+        await run
+    await erp.close()
+    assert await repository.committed_revision("items") == 0
