@@ -6,9 +6,11 @@
 #                         check and the test suite (extra arguments go to pytest)
 #   deploy/dev.sh setup   only set up: the virtual environment and the servers
 #
-# Setting up creates .venv/ with the project installed in editable mode and
-# starts RabbitMQ and FerretDB through deploy/services.sh (root is needed the
-# first time, to install RabbitMQ). Each step is skipped when already done.
+# Setting up creates .venv/ with the project installed in editable mode,
+# installs Chart.js into monitor/web/node_modules with npm and Debian's
+# chromium (for the dashboard's browser test), and starts RabbitMQ and
+# FerretDB through deploy/services.sh (root is needed the first time, to
+# install RabbitMQ and Chromium). Each step is skipped when already done.
 #
 # Settings: PYTHON (interpreter to build .venv from, default python3, 3.11+).
 set -euo pipefail
@@ -40,8 +42,39 @@ setup_venv() {
     fi
 }
 
+# Chart.js for the monitor's dashboard, from package-lock.json.
+setup_web() {
+    local web=$repo_dir/monitor/web
+    [[ -f $web/node_modules/chart.js/dist/chart.umd.min.js ]] && return
+    if ! command -v npm >/dev/null; then
+        log "error: npm is missing; install Node.js 18+ (Debian: apt-get install nodejs npm)"
+        exit 1
+    fi
+    log "npm ci in $web"
+    (cd "$web" && npm ci --no-audit --no-fund)
+}
+
+# Debian's Chromium, for the dashboard's browser test; it needs root to install.
+setup_chromium() {
+    [[ -x /usr/bin/chromium ]] && return
+    if [[ $(id -u) != 0 ]]; then
+        log "warning: chromium is missing and installing it needs root; the browser test will be skipped"
+        return
+    fi
+    log "apt-get install chromium chromium-driver"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    if ! apt-cache policy chromium | grep -q 'Candidate: [0-9]'; then
+        log "error: apt has no chromium package; add Debian's main archive to the apt sources"
+        exit 1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        chromium chromium-driver >/dev/null
+}
+
 setup() {
     setup_venv
+    setup_web
+    setup_chromium
     bash "$repo_dir/deploy/services.sh" start
 }
 
