@@ -71,10 +71,34 @@ setup_chromium() {
         chromium chromium-driver >/dev/null
 }
 
+setup_promtool() {
+    # promtool checks and tests deploy/prometheus/alerts.yml. Debian ships it
+    # in the prometheus package; only the tool is wanted, not the service.
+    command -v promtool >/dev/null 2>&1 && return 0
+    if [[ $(id -u) != 0 ]]; then
+        log "promtool is missing; run this script as root to install it"
+        return 0
+    fi
+    log "apt-get install prometheus (for promtool)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        prometheus >/dev/null
+    # Where an init system started the service, stop it: it listens on
+    # 0.0.0.0:9090, and the tests need only the tool.
+    if pgrep -x prometheus >/dev/null 2>&1; then
+        log "stopping the prometheus service the package started"
+        if command -v systemctl >/dev/null 2>&1; then
+            systemctl disable --now prometheus prometheus-node-exporter || true
+        else
+            service prometheus stop || true
+        fi
+    fi
+}
+
 setup() {
     setup_venv
     setup_web
     setup_chromium
+    setup_promtool
     bash "$repo_dir/deploy/services.sh" start
 }
 

@@ -21,6 +21,7 @@ from contracts import ENTITIES, InvalidNameError, UnknownEntityError, get_entity
 from hub.api import create_app
 from hub.cli_connector import add_connector_commands, run_connector_command
 from hub.cli_delivery import add_delivery_commands, run_delivery_command
+from hub.cli_monitor import add_monitor_commands, run_monitor_command
 from hub.cli_store import add_store_commands, run_store_command
 from hub.errors import HubError
 from hub.runtime import open_broker, open_repository, publish
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_store_commands(commands)
     add_delivery_commands(commands)
+    add_monitor_commands(commands)
 
     demo = commands.add_parser(
         "demo", help="run the whole path with a simulated ERP and five stores"
@@ -105,6 +107,8 @@ async def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return await _publish(settings, args)
     if args.command == "publisher":
         return await run_delivery_command(settings, args)
+    if args.command == "monitor":
+        return await run_monitor_command(settings, args)
     if args.command == "store":
         return await run_store_command(settings, args)
     if args.command == "demo":

@@ -5,6 +5,7 @@ Two small collections, both read and written by ``_id``:
 - ``cursors``: one document per ``<store id>:<entity>`` with the last
   revision the store acknowledged through the cursor API;
 - ``store_state``: one document per store with its last heartbeat, the
+  time of its last pull (``last_pull_at``, written at most once a minute), the
   entities whose queue was unbound because its backlog grew too long
   (``catching_up``), and the revisions an operator asked it to pull again
   from (``replay_from``).
@@ -154,6 +155,10 @@ class DeliveryState:
             store_id,
             {f"catching_up.{entity}": {"since": since, "rebound_at": rebound_at}},
         )
+
+    async def record_pull(self, store_id: str) -> None:
+        """Store the time of a store's pull as ``last_pull_at``, for the monitor."""
+        await self._set(store_id, {"last_pull_at": datetime.now(UTC)})
 
     async def request_replay(self, store_id: str, entity: str, revision: int) -> None:
         """Ask a store's agent, at its next heartbeat, to pull after ``revision``."""

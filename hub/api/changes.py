@@ -1,5 +1,6 @@
 """Changes of an entity for one store after a revision, page by page."""
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -8,6 +9,7 @@ from contracts import ChangesPage, ErrorBody, get_entity
 from hub.api.auth import require_store
 from hub.api.errors import AUTH_RESPONSES, ERROR_RESPONSES
 from hub.api.state import ApiState, get_state
+from hub.delivery import DeliveryState
 from hub.errors import ResyncRequiredError
 from hub.stores import StoreRecord
 
@@ -17,6 +19,10 @@ MAX_PAGE_SIZE = 5000
 # Revisions are stored as MongoDB's signed 64-bit integers.
 MAX_REVISION = 2**63 - 1
 DEFAULT_PAGE_SIZE = 500
+# The monitor needs a store's last pull to the minute, so each process
+# records it at most this often per store, which keeps pulls cheap.
+PULL_RECORD_SECONDS = 60.0
+_pull_recorded_at: dict[str, float] = {}
 
 router = APIRouter(prefix="/v1", tags=["changes"])
 
@@ -70,6 +76,12 @@ async def get_changes(
     next_after = max(after, committed)
     if has_more:
         next_after = documents[-1].rev
+
+    now = time.monotonic()
+    recorded = _pull_recorded_at.get(store.store_id)
+    if recorded is None or now - recorded >= PULL_RECORD_SECONDS:
+        _pull_recorded_at[store.store_id] = now
+        await DeliveryState(state.repository).record_pull(store.store_id)
 
     state.metrics.pull_requests.labels(entity).inc()
     state.metrics.pull_documents.labels(entity).inc(len(documents))

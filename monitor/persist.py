@@ -1,0 +1,117 @@
+"""Writes of the monitor's collections (see ``monitor.model``), and their pruning.
+
+FerretDB has no TTL indexes, so old history, events and REMOVED stores are
+deleted by a query, at most once per ``_PRUNE_EVERY``.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from pymongo import ReplaceOne
+
+from hub.repository import Repository, translate_unavailable
+from monitor.model import (
+    EVENTS,
+    HEALTH,
+    HEALTH_ID,
+    HISTORY,
+    STATUS,
+    HistoryPoint,
+    MonitorEvent,
+    MonitorHealth,
+    StoreStatus,
+)
+
+__all__ = ["MonitorStore"]
+
+logger = logging.getLogger(__name__)
+
+_PRUNE_EVERY = timedelta(hours=1)
+
+
+class MonitorStore:
+    """The monitor's collections in the repository."""
+
+    def __init__(self, repository: Repository, history_days: float) -> None:
+        self.db = repository.db
+        self.retention = timedelta(days=history_days)
+        self._pruned_at: datetime | None = None
+
+    async def load_statuses(self) -> dict[str, StoreStatus]:
+        """Return the statuses the last run of the monitor wrote, by store id."""
+        statuses: dict[str, StoreStatus] = {}
+        async with translate_unavailable("reading monitor_status"):
+            rows = await self.db[STATUS].find({}).to_list(None)
+        for row in rows:
+            status = StoreStatus.model_validate(row)
+            statuses[status.store_id] = status
+        return statuses
+
+    async def write_check(
+        self,
+        statuses: dict[str, StoreStatus],
+        history: list[HistoryPoint],
+        events: list[MonitorEvent],
+        health: MonitorHealth,
+    ) -> None:
+        """Write one check: every store's status, history points, events, health.
+
+        NOTE: FerretDB's SQLite backend scans monitor_status for each
+        replaced document, so a check's write grows with the square of the
+        number of stores there; MongoDB replaces by ``_id`` through its index.
+        """
+        async with translate_unavailable("writing the monitor's check"):
+            if statuses:
+                await self.db[STATUS].bulk_write(
+                    [
+                        ReplaceOne(
+                            {"_id": store_id},
+                            status.model_dump(by_alias=True),
+                            upsert=True,
+                        )
+                        for store_id, status in statuses.items()
+                    ],
+                    ordered=False,
+                )
+            if history:
+                await self.db[HISTORY].insert_many(
+                    [point.model_dump() for point in history], ordered=False
+                )
+            if events:
+                await self.db[EVENTS].insert_many(
+                    [event.model_dump() for event in events], ordered=False
+                )
+            await self.write_health(health)
+
+    async def write_health(self, health: MonitorHealth) -> None:
+        """Replace the monitor_health document."""
+        async with translate_unavailable("writing monitor_health"):
+            await self.db[HEALTH].replace_one(
+                {"_id": HEALTH_ID}, health.model_dump(by_alias=True), upsert=True
+            )
+
+    async def prune(self, now: datetime) -> list[str]:
+        """Delete history, events and REMOVED stores older than the retention.
+
+        Runs at most once per hour and returns the ids of the removed stores
+        whose status was deleted.
+        """
+        if self._pruned_at is not None and now - self._pruned_at < _PRUNE_EVERY:
+            return []
+        cutoff = now - self.retention
+        async with translate_unavailable("pruning the monitor's history"):
+            history = await self.db[HISTORY].delete_many({"at": {"$lt": cutoff}})
+            events = await self.db[EVENTS].delete_many({"at": {"$lt": cutoff}})
+            old = {"status": "REMOVED", "since": {"$lt": cutoff}}
+            gone = [row["_id"] for row in await self.db[STATUS].find(old).to_list(None)]
+            if gone:
+                await self.db[STATUS].delete_many({"_id": {"$in": gone}})
+        self._pruned_at = now
+        logger.info(
+            "pruned %d history points, %d events and %d removed stores before %s",
+            history.deleted_count,
+            events.deleted_count,
+            len(gone),
+            cutoff.isoformat(),
+        )
+        return gone
