@@ -107,7 +107,9 @@ class MonitorStore:
             if gone:
                 await self.db[STATUS].delete_many({"_id": {"$in": gone}})
         self._pruned_at = now
-        logger.info(
+        deleted = history.deleted_count + events.deleted_count + len(gone)
+        logger.log(
+            logging.INFO if deleted else logging.DEBUG,
             "pruned %d history points, %d events and %d removed stores before %s",
             history.deleted_count,
             events.deleted_count,
