@@ -80,6 +80,7 @@ setup_promtool() {
         return 0
     fi
     log "apt-get install prometheus (for promtool)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         prometheus >/dev/null
     # Where an init system started the service, stop it: it listens on
