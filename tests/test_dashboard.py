@@ -12,7 +12,9 @@ from hub.repository import Repository
 from hub.serving import BackgroundServer
 from hub.settings import Settings
 from monitor import model
+from monitor.app import create_monitor_app
 from monitor.dashboard import MISSING_CHART_NOTICE, WEB_DIR, create_dashboard_router
+from monitor.settings import MonitorSettings
 from tests.conftest import PrivateFerretDB
 from tests.dashboard_support import (
     ENTITIES,
@@ -286,3 +288,21 @@ async def test_repository_down_returns_503(
     assert health_body["repository_ok"] is False
     assert health_body["problems"][0].startswith("The dashboard cannot read")
     assert page.status_code == 200
+
+
+async def test_monitor_app_serves_dashboard(
+    repository: Repository, settings: Settings
+) -> None:
+    await seed_fleet(repository, 3, "s0001", set())
+    monitor_settings = MonitorSettings(**settings.model_dump())
+    app = create_monitor_app(monitor_settings, repository, run_checks=False)
+    async with (
+        BackgroundServer(app) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=10) as http,
+    ):
+        page = await http.get("/")
+        overview = await http.get("/api/overview")
+
+    assert page.status_code == 200
+    assert "/static/stores.js" in page.text
+    assert overview.json()["counts"]["SILENT"] == 1
