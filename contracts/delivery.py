@@ -87,6 +87,11 @@ class HeartbeatRequest(BaseModel):
         description="Replays finished since the last heartbeat: entity to the"
         " `replay_from` revision the agent pulled from.",
     )
+    digests: dict[str, Digest] = Field(
+        default_factory=dict,
+        description="Digest of the agent's copy of each entity at its applied"
+        " revision, for `retail-hub verify`.",
+    )
 
 
 class HeartbeatAnswer(BaseModel):

@@ -23,6 +23,7 @@ from hub.cli_connector import add_connector_commands, run_connector_command
 from hub.cli_delivery import add_delivery_commands, run_delivery_command
 from hub.cli_monitor import add_monitor_commands, run_monitor_command
 from hub.cli_store import add_store_commands, run_store_command
+from hub.cli_verify import add_verify_commands, run_verify_command
 from hub.errors import HubError
 from hub.runtime import open_broker, open_repository, publish
 from hub.settings import Settings
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_store_commands(commands)
     add_delivery_commands(commands)
+    add_verify_commands(commands)
     add_monitor_commands(commands)
 
     demo = commands.add_parser(
@@ -111,6 +113,8 @@ async def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return await run_monitor_command(settings, args)
     if args.command == "store":
         return await run_store_command(settings, args)
+    if args.command == "verify":
+        return await run_verify_command(settings, args)
     if args.command == "demo":
         from hub.demo import run_demo
 

@@ -5,7 +5,8 @@ In amqp mode the agent first pulls what it missed from the hub's HTTP API
 queues; after a lost broker connection comes back it pulls again. In pull
 mode it pulls every ``pull_interval_seconds``. In both modes, with a hub_url,
 it sends a heartbeat every ``heartbeat_interval_seconds`` and pulls when the
-answer asks for a catch-up or a replay.
+answer asks for a catch-up or a replay, and with ``verify_interval_seconds``
+it compares its copy with the hub's and repairs what differs.
 
 Use it in a running event loop::
 
@@ -32,6 +33,7 @@ from store_agent.heartbeat import HeartbeatLoop
 from store_agent.local_store import LocalStore
 from store_agent.puller import HubError, Puller, PullResult, RetryPolicy
 from store_agent.settings import AgentSettings
+from store_agent.verify import SelfCheckLoop
 
 __all__ = ["StoreAgent"]
 
@@ -55,6 +57,8 @@ class StoreAgent:
         self._pull_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self.heartbeats: HeartbeatLoop | None = None
+        self.self_checks: SelfCheckLoop | None = None
+        self._self_check_task: asyncio.Task[None] | None = None
         self._reconnect_pulls: set[asyncio.Task[object]] = set()
         # Pulls of the pull loop, heartbeat answers and reconnects take turns.
         self._pull_lock = asyncio.Lock()
@@ -153,6 +157,18 @@ class StoreAgent:
         self._heartbeat_task = asyncio.create_task(
             self.heartbeats.run(self._stop_requested)
         )
+        if settings.verify_interval_seconds is not None:
+            self.self_checks = SelfCheckLoop(
+                puller.http_client,
+                settings.store_id,
+                settings.entities,
+                self.local_store,
+                settings.verify_interval_seconds,
+                lambda: self._pull_lock,
+            )
+            self._self_check_task = asyncio.create_task(
+                self.self_checks.run(self._stop_requested)
+            )
 
     async def _after_reject(self, entity: str, message_id: str, reason: str) -> None:
         """Report a rejected message to the hub and pull what it carried."""
@@ -203,6 +219,9 @@ class StoreAgent:
         if self._heartbeat_task is not None:
             background.append(self._heartbeat_task)
             self._heartbeat_task = None
+        if self._self_check_task is not None:
+            background.append(self._self_check_task)
+            self._self_check_task = None
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

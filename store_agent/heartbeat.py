@@ -1,10 +1,11 @@
 """Heartbeats: the agent reports its applied revisions and gets tasks back.
 
-``POST {hub}/v1/stores/{store}/heartbeat`` carries the agent's version, mode
-and applied revision per entity. The answer lists entities to catch up on
-(the hub stopped feeding the store's queue, so the agent pulls from its
-applied revision) and replays an operator asked for (the agent pulls again
-from a given revision). A heartbeat that fails is logged and the next one
+``POST {hub}/v1/stores/{store}/heartbeat`` carries the agent's version and
+mode, and per entity its applied revision and the digest of its copy at that
+revision. The answer lists entities to catch up on (the hub stopped feeding
+the store's queue, so the agent pulls from its applied revision) and
+replays an operator asked for (the agent pulls again from a given
+revision). A heartbeat that fails is logged and the next one
 goes out at the next interval.
 """
 
@@ -71,11 +72,17 @@ class HeartbeatLoop:
             entity: await asyncio.to_thread(self._local_store.applied_revision, entity)
             for entity in self._entities
         }
+        # The hub compares these with its own digests (`retail-hub verify`).
+        digests = {
+            entity: await asyncio.to_thread(self._local_store.digest, entity, revision)
+            for entity, revision in applied.items()
+        }
         request = HeartbeatRequest(
             agent_version=AGENT_VERSION,
             mode="pull" if self._mode == "pull" else "amqp",
             applied=applied,
             replayed=dict(self._replayed),
+            digests=digests,
         )
         path = f"/v1/stores/{self.store_id}/heartbeat"
         try:

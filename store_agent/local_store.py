@@ -56,6 +56,19 @@ ON CONFLICT (entity, key) DO UPDATE SET
 WHERE excluded.rev > documents.rev
 """
 
+_REPLACE_DOCUMENT = """
+INSERT OR REPLACE INTO documents (entity, key, rev, deleted, hash, data)
+VALUES (?, ?, ?, ?, ?, ?)
+"""
+
+# The hash of a tombstone, as the hub's connectors write it.
+_TOMBSTONE_HASH = "deleted"
+
+_BURY_DOCUMENT = f"""
+UPDATE documents SET deleted = 1, data = NULL, hash = '{_TOMBSTONE_HASH}'
+WHERE entity = ? AND key = ? AND deleted = 0
+"""
+
 _RAISE_APPLIED_REV = """
 INSERT INTO state (entity, applied_rev) VALUES (?, ?)
 ON CONFLICT (entity) DO UPDATE SET
@@ -178,6 +191,44 @@ class LocalStore:
 
         return ApplyResult(applied=applied, skipped_stale=len(rows) - applied)
 
+    def repair(
+        self,
+        entity: str,
+        documents: Sequence[ChangeDocument],
+        removed_keys: Sequence[str] = (),
+    ) -> int:
+        """Overwrite rows with the hub's versions, whatever their revision.
+
+        ``apply`` keeps a row whose revision equals the incoming one, so it
+        cannot fix a row that was changed behind the agent's back. This
+        writes ``documents`` unconditionally and turns ``removed_keys`` (keys
+        the hub does not send this store) into tombstones that keep their
+        revision. The applied revision does not change. Returns the number
+        of rows written. Raises sqlite3.Error when the commit fails, and then
+        nothing is written.
+        """
+        rows = [_document_row(entity, document) for document in documents]
+        with self._lock:
+            connection = self._connection
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                written = 0
+                for row in rows:
+                    connection.execute(_REPLACE_DOCUMENT, row)
+                    written += 1
+                for key in removed_keys:
+                    cursor = connection.execute(_BURY_DOCUMENT, (entity, key))
+                    written += max(cursor.rowcount, 0)
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+        logger.info(
+            "repaired %d rows of %s in local store %s", written, entity, self.path
+        )
+        return written
+
     def applied_revision(self, entity: str) -> int:
         """Return the highest revision applied for ``entity``, or 0 if none."""
         row = self._fetch_one(
@@ -238,6 +289,20 @@ class LocalStore:
                 (entity, up_to),
             ).fetchall()
         return compute_digest(entity, up_to, ((row[0], row[1]) for row in rows))
+
+    def live_hashes(self, entity: str, revision: int | None = None) -> dict[str, str]:
+        """Return ``key -> hash`` of the live documents with rev up to ``revision``.
+
+        ``revision`` defaults to the applied revision, as in ``digest``.
+        """
+        up_to = self.applied_revision(entity) if revision is None else revision
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT key, hash FROM documents"
+                " WHERE entity = ? AND deleted = 0 AND rev <= ?",
+                (entity, up_to),
+            ).fetchall()
+        return {str(row[0]): str(row[1]) for row in rows}
 
     def entities(self) -> list[str]:
         """Return the entities that have an applied revision, sorted."""

@@ -78,6 +78,13 @@ class AgentSettings(BaseSettings):
         description="Seconds between two heartbeats to the hub (needs hub_url).",
     )
 
+    verify_interval_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds between two self-checks of the local copy against"
+        " the hub, which repair what differs (needs hub_url); None: off.",
+    )
+
     @field_validator("store_id")
     @classmethod
     def _check_store_id(cls, value: str) -> str:

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
 from hub.api import (
+    buckets,
     changes,
     connectors,
     cursor,
@@ -69,4 +70,5 @@ def create_app(settings: Settings, repository: Repository | None = None) -> Fast
     app.include_router(digest.router)
     app.include_router(heartbeat.router)
     app.include_router(rejections.router)
+    app.include_router(buckets.router)
     return app
