@@ -1,4 +1,4 @@
-"""Checks of the deployment files: image, lock file and compose files.
+"""Checks of the deployment files: image, lock file, compose files, runbook.
 
 These tests need no servers. ``docker compose config`` runs only where a
 Docker client with the compose plugin is installed, and needs no engine.
@@ -6,6 +6,7 @@ Docker client with the compose plugin is installed, and needs no engine.
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tomllib
@@ -299,3 +300,88 @@ def test_docker_compose_config(files: list[str]) -> None:
 
 
 # Runbook -------------------------------------------------------------------
+
+RUNBOOKS = [ROOT / "docs" / "operations.md", ROOT / "docs" / "scaling.md"]
+_SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_ENV_ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]*)=")
+# The alias that operations.md defines for `docker compose exec api`.
+_ALIASES = {"hub"}
+
+
+def _runbook_commands(path: Path) -> list[list[str]]:
+    """Return the words of every retail-hub command in the file's sh blocks.
+
+    Leading environment assignments (NAME=value) are kept as words, and a
+    leading alias from _ALIASES is dropped.
+    """
+    commands = []
+    for block in _SH_BLOCK.findall(path.read_text(encoding="utf-8")):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if words and words[0] in _ALIASES:
+                words = words[1:]
+            program = next((w for w in words if not _ENV_ASSIGNMENT.match(w)), "")
+            if program.startswith("retail-hub"):
+                commands.append(words)
+    return commands
+
+
+def _parse(program: str, arguments: list[str]) -> None:
+    from erp_simulator.cli import parse_args as parse_simulator_args
+    from hub.cli import build_parser
+    from store_agent.cli import _build_parser as build_agent_parser
+
+    if program == "retail-hub":
+        build_parser().parse_args(arguments)
+    elif program == "retail-hub-agent":
+        build_agent_parser().parse_args(arguments)
+    elif program == "retail-hub-erp-simulator":
+        parse_simulator_args(arguments)
+    else:
+        pytest.fail(f"unknown program {program!r}")
+
+
+@pytest.mark.parametrize("path", RUNBOOKS, ids=lambda path: path.name)
+def test_runbook_commands_parse(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.settings import Settings
+    from monitor.settings import MonitorSettings
+
+    settings = {
+        f"RETAIL_HUB_{name.upper()}"
+        for name in (*Settings.model_fields, *MonitorSettings.model_fields)
+    }
+    commands = _runbook_commands(path)
+    assert commands, f"no retail-hub command in the sh blocks of {path.name}"
+    for words in commands:
+        line = shlex.join(words)
+        while (assignment := _ENV_ASSIGNMENT.match(words[0])) is not None:
+            name = assignment.group(1)
+            assert name in settings, f"{path.name}: unknown setting {name} in {line}"
+            words = words[1:]
+        try:
+            _parse(words[0], words[1:])
+        except SystemExit as exit_:
+            error = capsys.readouterr().err.strip().splitlines()[-1:]
+            pytest.fail(f"{path.name}: {line!r} does not parse (exit {exit_}): {error}")
+
+
+def test_runbook_covers_every_case() -> None:
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    for heading in (
+        "## A store is SILENT",
+        "## A store lags",
+        "## A queue overflowed",
+        "## The broker is down",
+        "## The repository is down",
+        "## A connector run failed",
+        "## The mass-deletion guard stopped a run",
+        "## Rotating a store's credentials",
+        "## Adding and removing a store",
+        "## Backup and restore",
+    ):
+        assert heading in text, f"operations.md has no section {heading!r}"
+
+
+def test_runbook_parser_rejects_unknown_command() -> None:
+    with pytest.raises(SystemExit):
+        _parse("retail-hub", ["store", "frobnicate", "0042"])
