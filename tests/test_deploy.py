@@ -385,3 +385,42 @@ def test_runbook_covers_every_case() -> None:
 def test_runbook_parser_rejects_unknown_command() -> None:
     with pytest.raises(SystemExit):
         _parse("retail-hub", ["store", "frobnicate", "0042"])
+
+
+# Kubernetes ----------------------------------------------------------------
+
+KUBERNETES = DEPLOY / "kubernetes"
+
+
+def test_kustomization_lists_existing_files() -> None:
+    text = (KUBERNETES / "kustomization.yaml").read_text(encoding="utf-8")
+    block = re.search(r"^resources:\n((?:  - .*\n)+)", text, flags=re.MULTILINE)
+    assert block, "kustomization.yaml has no resources list"
+    resources = re.findall(r"  - (\S+)", block.group(1))
+    for name in resources:
+        assert (KUBERNETES / name).is_file(), f"{name} is listed but missing"
+    manifests = {path.name for path in KUBERNETES.glob("*.yaml")}
+    unlisted = manifests - set(resources) - {"kustomization.yaml"}
+    assert not unlisted, f"manifests not in kustomization.yaml: {sorted(unlisted)}"
+
+
+def test_kubernetes_commands_parse(capsys: pytest.CaptureFixture[str]) -> None:
+    commands = []
+    for path in sorted(KUBERNETES.glob("*.yaml")):
+        for match in re.finditer(r"^\s+args: \[(.*)\]$", path.read_text(), re.M):
+            commands.append([word.strip(' "') for word in match.group(1).split(",")])
+    assert len(commands) == 4, f"expected 4 hub Deployments, found {commands}"
+    for words in commands:
+        try:
+            _parse(words[0], words[1:])
+        except SystemExit:
+            pytest.fail(f"{words} does not parse: {capsys.readouterr().err}")
+
+
+def test_kubernetes_secrets_by_reference() -> None:
+    for path in sorted(KUBERNETES.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        assert "kind: Secret\n" not in text, f"{path.name} defines a Secret"
+        for name in ("RETAIL_HUB_ERP_PASSWORD", "RETAIL_HUB_OPERATOR_TOKEN"):
+            for match in re.finditer(rf"- name: {name}\n(.*)\n", text):
+                assert "valueFrom" in match.group(1), f"{path.name}: {name}"
