@@ -33,10 +33,13 @@ setup_venv() {
     # Reinstall only when the dependencies changed since the last install.
     local stamp=$venv/.installed-from
     local wanted
-    wanted=$(sha256sum "$repo_dir/pyproject.toml" | cut -d' ' -f1)
+    wanted=$(cat "$repo_dir/pyproject.toml" "$repo_dir/requirements.lock" | sha256sum | cut -d' ' -f1)
     if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
         log "installing retail-hub and its dependencies into $venv"
         "$venv/bin/python" -m pip install --quiet --upgrade pip
+        # The runtime dependencies come from the same lock as the container
+        # image, so the tests run on the versions production runs.
+        "$venv/bin/python" -m pip install --quiet --require-hashes -r "$repo_dir/requirements.lock"
         "$venv/bin/python" -m pip install --quiet -e "$repo_dir[dev]"
         echo "$wanted" >"$stamp"
     fi
