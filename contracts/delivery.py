@@ -9,9 +9,9 @@ sorted by key. Tombstones are not part of it.
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "CursorAck",
@@ -23,14 +23,25 @@ __all__ = [
 ]
 
 
+# Revisions and counts are stored as MongoDB's signed 64-bit integers, so a
+# larger value must fail validation (422) before it reaches the repository.
+MAX_INT64 = 2**63 - 1
+Revision = Annotated[int, Field(ge=0, le=MAX_INT64)]
+# Entity names become MongoDB field names of the store's state, which may not
+# contain "." or start with "$".
+EntityName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
 class Digest(BaseModel):
     """The count and SHA-256 of a store's live documents of one entity."""
 
     model_config = ConfigDict(frozen=True)
 
     entity: str
-    revision: int = Field(description="Documents with rev up to this one count.")
-    count: int = Field(description="Number of live documents.")
+    revision: int = Field(
+        ge=0, le=MAX_INT64, description="Documents with rev up to this one count."
+    )
+    count: int = Field(ge=0, le=MAX_INT64, description="Number of live documents.")
     sha256: str = Field(description="Hex SHA-256 of the sorted `key:hash` lines.")
 
 
@@ -79,15 +90,15 @@ class HeartbeatRequest(BaseModel):
 
     agent_version: str = Field(max_length=64)
     mode: Literal["amqp", "pull"]
-    applied: dict[str, int] = Field(
+    applied: dict[EntityName, Revision] = Field(
         default_factory=dict, description="Applied revision per entity."
     )
-    replayed: dict[str, int] = Field(
+    replayed: dict[EntityName, Revision] = Field(
         default_factory=dict,
         description="Replays finished since the last heartbeat: entity to the"
         " `replay_from` revision the agent pulled from.",
     )
-    digests: dict[str, Digest] = Field(
+    digests: dict[EntityName, Digest] = Field(
         default_factory=dict,
         description="Digest of the agent's copy of each entity at its applied"
         " revision, for `retail-hub verify`.",
