@@ -204,3 +204,15 @@ async def test_repository_down_is_503_fast(private_ferretdb: PrivateFerretDB) ->
     assert down.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
     assert down.json()["error"] == "repository_unavailable"
     assert elapsed < 5.0
+
+
+async def test_metrics_count_error_responses(client: httpx.AsyncClient) -> None:
+    await client.get("/v1/stores/nobody/changes/items")
+    await client.get("/v1/stores/bad.id/changes/items")
+
+    text = (await client.get("/metrics")).text
+
+    route = "/v1/stores/{store_id}/changes/{entity}"
+    assert f'retail_hub_api_responses_total{{route="{route}",status="401"}}' in text
+    assert f'retail_hub_api_responses_total{{route="{route}",status="422"}}' in text
+    assert "nobody" not in text

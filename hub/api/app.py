@@ -18,6 +18,7 @@ from hub.api import (
     heartbeat,
     rejections,
 )
+from hub.api.metrics import ResponseCounter
 from hub.api.ratelimit import RateLimiter
 from hub.api.state import ApiMetrics, ApiState
 from hub.errors import RepositoryUnavailableError
@@ -60,6 +61,7 @@ def create_app(settings: Settings, repository: Repository | None = None) -> Fast
     )
     limiter = RateLimiter(settings.api_rate_per_second, settings.api_rate_burst)
     app.state.hub = ApiState(settings, repo, StoreRegistry(repo), ApiMetrics(), limiter)
+    app.add_middleware(ResponseCounter, metrics=app.state.hub.metrics)
     # Pages of documents compress well; small answers are not worth it.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
     errors.install(app)

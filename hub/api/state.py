@@ -30,6 +30,12 @@ class ApiMetrics:
             ["entity"],
             registry=self.registry,
         )
+        self.responses = Counter(
+            "retail_hub_api_responses",
+            "API responses by route template and HTTP status, errors included.",
+            ["route", "status"],
+            registry=self.registry,
+        )
         self.pull_documents = Counter(
             "retail_hub_pull_documents",
             "Documents and tombstones served by the pull API, by entity.",
