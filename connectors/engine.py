@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.diff import diff_snapshot
-from connectors.errors import LeaseHeldError, MassDeletionError
+from connectors.errors import LeaseHeldError, MappingFailedError, MassDeletionError
 from connectors.mapping import MappingResult
 from connectors.odata import ODataClient
 from hub.leases import Lease, LeaseUnavailableError
@@ -154,6 +154,12 @@ async def _run_steps(
             record.reason,
         )
     await repository.quarantine(spec.entity, report.run_id, mapped.quarantined)
+    if mapped.quarantined and not mapped.documents and not mapped.deleted:
+        # A mapping that fits no record is broken; without this the run
+        # would succeed and, past the deletion guard, delete everything.
+        raise MappingFailedError(
+            spec.entity, len(mapped.quarantined), mapped.quarantined[0].reason
+        )
 
     index = await repository.load_index(spec.entity)
     diff = diff_snapshot(index, mapped)

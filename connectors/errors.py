@@ -5,6 +5,7 @@ ConnectorError
  │    ├── ErpUnavailableError
  │    └── ErpResponseError
  ├── MassDeletionError
+ ├── MappingFailedError
  └── LeaseHeldError
 """
 
@@ -14,6 +15,7 @@ __all__ = [
     "ErpResponseError",
     "ErpUnavailableError",
     "LeaseHeldError",
+    "MappingFailedError",
     "MassDeletionError",
 ]
 
@@ -61,6 +63,23 @@ class MassDeletionError(ConnectorError):
             f"{self.deletions} of {self.live} documents, more than the allowed "
             f"share of {self.max_share:.0%}; check that the ERP returned its full "
             "data set, or raise RETAIL_HUB_MAX_DELETE_SHARE"
+        )
+
+
+class MappingFailedError(ConnectorError):
+    """Raised when every record of a data set was quarantined."""
+
+    def __init__(self, entity: str, quarantined: int, reason: str) -> None:
+        super().__init__(entity, quarantined, reason)
+        self.entity = entity
+        self.quarantined = quarantined
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return (
+            f"every one of the {self.quarantined} records of {self.entity} was"
+            f" quarantined (first reason: {self.reason}); check the entity's"
+            " mapping in the connectors file"
         )
 
 

@@ -183,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader of the output went away, as `retail-hub ... | head` does.
+        return EXIT_FAILURE
     except (aio_pika.exceptions.AMQPConnectionError, ConnectionError) as exc:
         broker_url = _without_password(settings.amqp_url)
         print(

@@ -61,10 +61,24 @@ def add_delivery_commands(
     )
     run.add_argument(
         "--interval",
-        type=float,
+        type=_positive_seconds,
         metavar="SECONDS",
         help="seconds between cycles (default: RETAIL_HUB_PUBLISH_INTERVAL_SECONDS)",
     )
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid number of seconds {value!r}"
+        ) from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid interval {value!r}: use a number of seconds above 0"
+        )
+    return seconds
 
 
 def add_store_delivery_commands(

@@ -11,6 +11,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange
 from contracts import ENTITIES, queue_name
 from hub.audit import write_audit
 from hub.credentials import BrokerAdmin, StoreSecrets, hash_token, new_secret
+from hub.delivery import cursor_id
 from hub.repository import translate_unavailable
 from hub.settings import Settings
 from hub.store_queues import (
@@ -132,7 +133,7 @@ async def remove_store(
     *,
     actor: str = "hub",
 ) -> None:
-    """Delete the store's broker user, every ``store.<id>.*`` queue, and its document.
+    """Delete the store's broker user, queues, document, cursors and state.
 
     The broker user goes first, so the store loses access before its data
     does, and a removal that failed half-way can be run again. Raises
@@ -146,8 +147,14 @@ async def remove_store(
         queues = {queue_name(store_id, entity) for entity in ENTITIES}
         queues.update(await admin.store_queues(store_id))
     await delete_store_queues(channel, sorted(queues))
+    db = registry.repository.db
     async with translate_unavailable(f"removing store {store_id}"):
-        await registry.repository.db.stores.delete_one({"_id": store_id})
+        # A store added again later with the same id starts from nothing:
+        # no cursor, no reported state, no pending replay.
+        cursor_ids = [cursor_id(store_id, entity) for entity in ENTITIES]
+        await db.cursors.delete_many({"_id": {"$in": cursor_ids}})
+        await db.store_state.delete_one({"_id": store_id})
+        await db.stores.delete_one({"_id": store_id})
 
     await write_audit(registry.repository, "remove", store_id, actor)
     logger.info("store %s removed with its queues, broker user and token", store_id)

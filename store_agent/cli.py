@@ -159,7 +159,7 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
         dest="page_size",
         type=int,
         metavar="N",
-        help="Documents per pull request, 1 to 10000 (default 500).",
+        help="Documents per pull request, 1 to 5000 (default 500).",
     )
     run.add_argument(
         "--prefetch",

@@ -53,7 +53,10 @@ class AgentSettings(BaseSettings):
         30.0, gt=0, description="Seconds between two pulls in pull mode."
     )
     page_size: int = Field(
-        500, ge=1, le=10_000, description="Documents per pull request (limit)."
+        500,
+        ge=1,
+        le=5000,
+        description="Documents per pull request (limit); the hub allows 1 to 5000.",
     )
     prefetch: int = Field(
         8, ge=1, le=1000, description="Unacknowledged AMQP messages per queue."

@@ -5,8 +5,8 @@ import asyncio
 import pytest
 
 from connectors.engine import ConnectorSpec, run_connector
-from connectors.errors import LeaseHeldError
-from connectors.mapping import MappingResult
+from connectors.errors import LeaseHeldError, MappingFailedError
+from connectors.mapping import MappingResult, QuarantinedRecord
 from connectors.odata import ODataClient
 from hub.leases import Lease, LeaseLostError, LeaseUnavailableError
 from hub.repository import Repository
@@ -106,3 +106,21 @@ async def test_run_stops_when_lease_taken_over(
         await run
     await erp.close()
     assert await repository.committed_revision("items") == 0
+
+
+async def test_run_with_every_record_quarantined_fails(repository: Repository) -> None:
+    async def broken_read(erp: ODataClient) -> tuple[int, MappingResult]:
+        mapped = MappingResult()
+        mapped.quarantined.append(QuarantinedRecord("k", "invalid field name", {}))
+        return 1, mapped
+
+    erp = ODataClient("http://127.0.0.1:1", "erp", "u", "p")
+    with pytest.raises(MappingFailedError) as caught:
+        await run_connector(
+            ConnectorSpec("items", broken_read), erp, repository, max_delete_share=0.2
+        )
+    await erp.close()
+
+    assert "invalid field name" in str(caught.value)
+    runs = await repository.recent_runs("items")
+    assert runs[0]["status"] == "failed"

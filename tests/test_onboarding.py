@@ -17,6 +17,7 @@ from contracts import SCOPE_ALL, document_hash, group_scope
 from erp_simulator import Catalogue
 from hub.audit import read_audit
 from hub.credentials import BrokerAdmin, StoreSecrets, amqp_url_with_user
+from hub.delivery import DeliveryState
 from hub.errors import InvalidTokenError
 from hub.repository import PendingChange, Repository
 from hub.runtime import Broker, publish
@@ -121,6 +122,10 @@ async def test_remove_deletes_everything(hub: Hub) -> None:
     store = await hub.register("pull")
     secrets = hub.secrets[store.store_id]
     registry = StoreRegistry(hub.repository)
+    delivery = DeliveryState(hub.repository)
+    await hub.repository.write_changes(ITEMS, [_change("a", SCOPE_ALL)])
+    await delivery.ack(store.store_id, ITEMS, 1)
+    await hub.repository.db.store_state.insert_one({"_id": store.store_id})
 
     await remove_store(
         registry, store.store_id, hub.broker.channel, hub.settings, actor="tester"
@@ -133,6 +138,8 @@ async def test_remove_deletes_everything(hub: Hub) -> None:
     assert secrets.api_token is not None
     with pytest.raises(InvalidTokenError):
         await registry.authorize(store.store_id, secrets.api_token)
+    assert await delivery.cursor(store.store_id, ITEMS) == 0
+    assert await hub.repository.db.store_state.find_one({"_id": store.store_id}) is None
     audit = await read_audit(hub.repository, store.store_id)
     assert [record["action"] for record in audit] == ["add", "remove"]
     assert audit[-1]["actor"] == "tester"
