@@ -11,7 +11,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange
 from contracts import ENTITIES, queue_name
 from hub.audit import write_audit
 from hub.credentials import BrokerAdmin, StoreSecrets, hash_token, new_secret
-from hub.delivery import cursor_id
+from hub.delivery import DeliveryState, cursor_id
 from hub.repository import translate_unavailable
 from hub.settings import Settings
 from hub.store_queues import (
@@ -43,7 +43,8 @@ async def update_store(
     New groups bind the store's queues to them and unbind removed ones. A
     store that joins a group is asked to pull every entity again from
     revision 0 (``resync_from``), so it receives the group's older
-    documents. Raises StoreNotFoundError for an unknown store.
+    documents, and a running agent is asked the same at its next heartbeat.
+    Raises StoreNotFoundError for an unknown store.
 
     NOTE: documents of a group the store left stay in its local copy,
     because nothing tells the store to delete them.
@@ -83,6 +84,12 @@ async def update_store(
         await rebind_store_queues(
             channel, exchange, settings, store_id, before.groups, after.groups
         )
+    if set(after.groups) - set(before.groups):
+        # A running agent learns of the change at its next heartbeat and
+        # pulls again from revision 0, without waiting for a restart.
+        delivery = DeliveryState(registry.repository)
+        for entity in ENTITIES:
+            await delivery.request_replay(store_id, entity, 0)
 
     await write_audit(registry.repository, "update", store_id, actor, changes)
     logger.info("store %s updated: %s", store_id, changes or "nothing changed")

@@ -49,7 +49,11 @@ async def hub(
 
 
 def _agent(
-    hub: Hub, store: StoreRecord, secrets: StoreSecrets, folder: Path
+    hub: Hub,
+    store: StoreRecord,
+    secrets: StoreSecrets,
+    folder: Path,
+    heartbeat_seconds: float = 30.0,
 ) -> StoreAgent:
     """Return an agent that uses only the store's own broker user and token."""
     assert secrets.broker_user is not None
@@ -66,6 +70,7 @@ def _agent(
             database=folder / f"{store.store_id}.sqlite3",
             entities=[ITEMS],
             pull_interval_seconds=0.2,
+            heartbeat_interval_seconds=heartbeat_seconds,
         )
     )
 
@@ -196,6 +201,31 @@ async def test_new_group_is_caught_up(hub: Hub, tmp_path: Path, transport: str) 
     # Documents held before the change are kept.
     assert {"everyone", "moscow"} <= after
     assert ITEMS not in stored.resync_from
+
+
+async def test_running_agent_learns_new_group(hub: Hub, tmp_path: Path) -> None:
+    store = await hub.register("amqp", ["msk"])
+    secrets = hub.secrets[store.store_id]
+    await hub.repository.write_changes(
+        ITEMS,
+        [_change("moscow", group_scope("msk")), _change("samara", group_scope("smr"))],
+    )
+    await publish(hub.settings, hub.repository, hub.broker, ITEMS)
+
+    async with _agent(hub, store, secrets, tmp_path, heartbeat_seconds=0.3) as agent:
+        before = await _wait_held(agent, {"moscow"})
+        await update_store(
+            StoreRegistry(hub.repository),
+            store.store_id,
+            hub.broker.channel,
+            hub.broker.exchange,
+            hub.settings,
+            groups=["msk", "smr"],
+        )
+        after = await _wait_held(agent, {"moscow", "samara"})
+
+    assert before == {"moscow"}
+    assert after == {"moscow", "samara"}
 
 
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
