@@ -47,7 +47,7 @@ def create_app(settings: Settings, repository: Repository | None = None) -> Fast
         try:
             await repo.ensure_indexes()
         except RepositoryUnavailableError as exc:
-            # The API starts anyway and answers 503 until the repository is back.
+            # The API starts anyway and responds 503 until the repository is back.
             logger.warning("starting without the repository: %s", exc)
         yield
         if owns_repository:
@@ -62,7 +62,7 @@ def create_app(settings: Settings, repository: Repository | None = None) -> Fast
     limiter = RateLimiter(settings.api_rate_per_second, settings.api_rate_burst)
     app.state.hub = ApiState(settings, repo, StoreRegistry(repo), ApiMetrics(), limiter)
     app.add_middleware(ResponseCounter, metrics=app.state.hub.metrics)
-    # Pages of documents compress well; small answers are not worth it.
+    # Pages of documents compress well; small responses are not worth it.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
     errors.install(app)
     app.include_router(changes.router)

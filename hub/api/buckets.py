@@ -19,8 +19,8 @@ from contracts.buckets import (
     answer_buckets,
 )
 from hub.api.auth import require_store
-from hub.api.changes import MAX_REVISION
-from hub.api.errors import AUTH_RESPONSES, ERROR_RESPONSES
+from hub.api.changes import UpToRevision
+from hub.api.errors import STORE_RESPONSES
 from hub.api.state import ApiState, get_state
 from hub.stores import StoreRecord
 from hub.verify import current_documents, hub_view
@@ -29,28 +29,19 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 
-_RESPONSES = {**ERROR_RESPONSES, **AUTH_RESPONSES}
-
 
 @router.get(
     "/stores/{store_id}/buckets/{entity}",
     response_model=BucketsAnswer,
     response_model_exclude_none=True,
-    responses=_RESPONSES,
+    responses=STORE_RESPONSES,
     summary="Digests of a bucket's child buckets, or its keys and hashes",
 )
 async def get_buckets(
     state: Annotated[ApiState, Depends(get_state)],
     store: Annotated[StoreRecord, Depends(require_store)],
     entity: str,
-    revision: Annotated[
-        int | None,
-        Query(
-            ge=0,
-            le=MAX_REVISION,
-            description="Up to this revision; default the committed one.",
-        ),
-    ] = None,
+    revision: UpToRevision = None,
     prefix: Annotated[
         str,
         Query(
@@ -76,7 +67,7 @@ async def get_buckets(
 @router.post(
     "/stores/{store_id}/buckets/{entity}/documents",
     response_model=DocumentsAnswer,
-    responses=_RESPONSES,
+    responses=STORE_RESPONSES,
     summary="Current versions of the given keys, to repair a store's copy",
 )
 async def post_documents(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 
 from contracts import ChangesPage, ErrorBody, get_entity
 from hub.api.auth import require_store
-from hub.api.errors import AUTH_RESPONSES, ERROR_RESPONSES
+from hub.api.errors import STORE_RESPONSES
 from hub.api.state import ApiState, get_state
 from hub.delivery import DeliveryState
 from hub.errors import ResyncRequiredError
@@ -24,6 +24,16 @@ DEFAULT_PAGE_SIZE = 500
 PULL_RECORD_SECONDS = 60.0
 _pull_recorded_at: dict[str, float] = {}
 
+# A revision query parameter that defaults to the committed revision.
+UpToRevision = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_REVISION,
+        description="Up to this revision; default the committed one.",
+    ),
+]
+
 router = APIRouter(prefix="/v1", tags=["changes"])
 
 
@@ -31,8 +41,7 @@ router = APIRouter(prefix="/v1", tags=["changes"])
     "/stores/{store_id}/changes/{entity}",
     response_model=ChangesPage,
     responses={
-        **ERROR_RESPONSES,
-        **AUTH_RESPONSES,
+        **STORE_RESPONSES,
         409: {
             "model": ErrorBody,
             "description": "The store joined a group and must pull this entity"

@@ -15,7 +15,7 @@ from contracts import ChangesPage, get_entity
 from contracts.delivery import CursorAck, CursorState
 from hub.api.auth import require_store
 from hub.api.changes import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, get_changes
-from hub.api.errors import ERROR_RESPONSES, error_response
+from hub.api.errors import STORE_RESPONSES, error_response
 from hub.api.state import ApiState, get_state
 from hub.delivery import DeliveryState
 from hub.stores import StoreRecord
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["cursor"])
 @router.get(
     "/stores/{store_id}/cursor/{entity}",
     response_model=CursorState,
-    responses=ERROR_RESPONSES,
+    responses=STORE_RESPONSES,
     summary="The store's server-kept cursor of one entity",
 )
 async def get_cursor(
@@ -51,7 +51,7 @@ async def get_cursor(
 @router.get(
     "/stores/{store_id}/cursor/{entity}/changes",
     response_model=ChangesPage,
-    responses=ERROR_RESPONSES,
+    responses=STORE_RESPONSES,
     summary="Changes after the store's cursor; reading does not move it",
 )
 async def get_cursor_changes(
@@ -74,7 +74,7 @@ async def get_cursor_changes(
 @router.post(
     "/stores/{store_id}/cursor/{entity}/ack",
     response_model=CursorState,
-    responses=ERROR_RESPONSES,
+    responses=STORE_RESPONSES,
     summary="Move the store's cursor forward",
 )
 async def ack_cursor(

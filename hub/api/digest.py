@@ -2,13 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from contracts import get_entity
 from contracts.delivery import Digest
 from hub.api.auth import require_store
-from hub.api.changes import MAX_REVISION
-from hub.api.errors import ERROR_RESPONSES
+from hub.api.changes import UpToRevision
+from hub.api.errors import STORE_RESPONSES
 from hub.api.state import ApiState, get_state
 from hub.delivery import DeliveryState
 from hub.stores import StoreRecord
@@ -21,21 +21,14 @@ router = APIRouter(prefix="/v1", tags=["digest"])
 @router.get(
     "/stores/{store_id}/digest/{entity}",
     response_model=Digest,
-    responses=ERROR_RESPONSES,
+    responses=STORE_RESPONSES,
     summary="Count and SHA-256 of the live documents a store should hold",
 )
 async def get_digest(
     state: Annotated[ApiState, Depends(get_state)],
     store: Annotated[StoreRecord, Depends(require_store)],
     entity: str,
-    revision: Annotated[
-        int | None,
-        Query(
-            ge=0,
-            le=MAX_REVISION,
-            description="Up to this revision; default the committed one.",
-        ),
-    ] = None,
+    revision: UpToRevision = None,
 ) -> Digest:
     """Return the digest of the store's live documents up to ``revision``.
 

@@ -1,4 +1,4 @@
-"""Error answers of the API, all with the body ``{"error", "message"}``."""
+"""Error responses of the API, all with the body ``{"error", "message"}``."""
 
 import logging
 
@@ -21,6 +21,7 @@ __all__ = [
     "ERROR_RESPONSES",
     "RESYNC_FROM_HEADER",
     "RETRY_AFTER_SECONDS",
+    "STORE_RESPONSES",
     "error_response",
     "install",
 ]
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
 
-# The error answers of routes that read the repository, for the OpenAPI document.
+# The error responses of routes that read the repository, for the OpenAPI document.
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorBody, "description": "Unknown store or entity."},
     422: {"model": ErrorBody, "description": "An invalid parameter, named."},
@@ -43,7 +44,13 @@ AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
     429: {"model": ErrorBody, "description": "Too many requests; see Retry-After."},
 }
 
-# The header of a 409 resync_required answer: the ``after`` to pull from.
+# The error responses of routes that read a store's data from the repository.
+STORE_RESPONSES: dict[int | str, dict[str, object]] = {
+    **ERROR_RESPONSES,
+    **AUTH_RESPONSES,
+}
+
+# The header of a 409 resync_required response: the ``after`` to pull from.
 RESYNC_FROM_HEADER = "Resync-From"
 
 
@@ -75,7 +82,7 @@ async def _entity_not_found(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _repository_down(request: Request, exc: Exception) -> JSONResponse:
-    logger.error("answering 503 to %s: %s", request.url.path, exc)
+    logger.error("responding 503 to %s: %s", request.url.path, exc)
     return error_response(
         503,
         "repository_unavailable",

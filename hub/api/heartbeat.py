@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 
 from contracts.delivery import HeartbeatAnswer, HeartbeatRequest
 from hub.api.auth import require_store
-from hub.api.errors import ERROR_RESPONSES
+from hub.api.errors import STORE_RESPONSES
 from hub.api.state import ApiState, get_state
 from hub.delivery import DeliveryState
 from hub.stores import StoreRecord
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["heartbeat"])
 @router.post(
     "/stores/{store_id}/heartbeat",
     response_model=HeartbeatAnswer,
-    responses=ERROR_RESPONSES,
+    responses=STORE_RESPONSES,
     summary="Report an agent's applied revisions; get catch-up and replay requests",
 )
 async def post_heartbeat(

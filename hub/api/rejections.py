@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from contracts import get_entity
 from hub.api.auth import require_store
-from hub.api.errors import AUTH_RESPONSES, ERROR_RESPONSES
+from hub.api.errors import STORE_RESPONSES
 from hub.api.state import ApiState, get_state
 from hub.repository import translate_unavailable
 from hub.stores import StoreRecord
@@ -37,7 +37,7 @@ class Rejection(BaseModel):
 @router.post(
     "/stores/{store_id}/rejections",
     status_code=201,
-    responses={**ERROR_RESPONSES, **AUTH_RESPONSES},
+    responses=STORE_RESPONSES,
     summary="Record why the store's agent rejected a message",
 )
 async def record_rejection(
