@@ -29,7 +29,7 @@ _LEASE_TTL_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class ConnectorSpec:
-    """How one entity is read from the ERP and mapped to documents."""
+    """The reading and mapping of one entity from the ERP."""
 
     entity: str
     read: Callable[[ODataClient], Awaitable[tuple[int, MappingResult]]]

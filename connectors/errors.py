@@ -25,15 +25,15 @@ class ConnectorError(Exception):
 
 
 class ErpError(ConnectorError):
-    """Raised when the ERP cannot give a usable answer."""
+    """Raised when the ERP cannot give a usable response."""
 
 
 class ErpUnavailableError(ErpError):
-    """Raised when the ERP cannot be reached or does not answer in time."""
+    """Raised when the ERP cannot be reached or does not respond in time."""
 
 
 class ErpResponseError(ErpError):
-    """Raised when the ERP answers with an error status or a body we cannot read."""
+    """Raised when the ERP responds with an error status or an unreadable body."""
 
     def __init__(self, status: int, url: str, message: str) -> None:
         super().__init__(status, url, message)

@@ -211,7 +211,11 @@ async def _dead_letters(
             else:
                 await message.nack(requeue=True)
 
-    action = "retried" if args.retry else "discarded" if args.discard else "listed"
+    action = "listed"
+    if args.retry:
+        action = "retried"
+    elif args.discard:
+        action = "discarded"
     if args.retry or args.discard:
         logger.info("store %s: %s %d dead letters", store_id, action, len(rows))
     if args.json:

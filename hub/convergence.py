@@ -11,7 +11,7 @@ __all__ = ["Comparison", "StoredVersion", "compare_store"]
 
 
 class StoredVersion(Protocol):
-    """What a store holds of one document."""
+    """The version of one document that a store contains."""
 
     @property
     def rev(self) -> int: ...
@@ -37,7 +37,7 @@ class Comparison:
 
     @property
     def matches(self) -> bool:
-        """True when the store holds exactly the hub's documents."""
+        """True when the store contains exactly the hub's documents."""
         return not (self.missing or self.extra or self.different)
 
     @property

@@ -13,7 +13,7 @@ when its content hash changes. Three numbers per entity live in the
 
 A writer reserves a block of revisions, writes its documents, and only then
 moves ``committed``. A writer that crashes half-way leaves documents above
-``committed`` that nobody reads until the next writer commits past them, so
+``committed`` that no reader sees until the next writer commits past them, so
 nothing half-written is ever published, without multi-document transactions.
 
 Writes only insert. Every version is its own MongoDB document, and a write
@@ -123,7 +123,7 @@ class Repository:
             )
 
     async def ping(self) -> None:
-        """Raise RepositoryUnavailableError unless the server answers."""
+        """Raise RepositoryUnavailableError unless the server responds."""
         async with translate_unavailable("pinging"):
             await self.client.admin.command("ping")
 

@@ -210,7 +210,7 @@ async def _consume_all(
     hub: Hub, store: StoreRecord, database: Path, messages: list[aio_pika.Message]
 ) -> dict[str, StoredDocument]:
     """Send ``messages`` to the store's queue, let an agent apply them all, and
-    return what the store holds afterwards."""
+    return the store's documents afterwards."""
     queue_name = f"store.{store.store_id}.{ITEMS}"
     agent = StoreAgent(
         AgentSettings(
@@ -227,7 +227,7 @@ async def _consume_all(
         await _send_to_queue(hub, queue_name, messages)
         await _wait_queue_drained(hub, queue_name)
     # With a prefetch of 1, stopping the agent finishes the one message in
-    # flight; a message it had not acknowledged would be back in the queue.
+    # flight. A message it had not acknowledged would be back in the queue.
     queue = await hub.broker.channel.get_queue(queue_name)
     assert (await queue.declare()).message_count == 0
     with LocalStore(database) as local:
