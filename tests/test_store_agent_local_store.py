@@ -1,5 +1,6 @@
 """Unit tests of the store agent's SQLite local copy and its input checks."""
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -142,6 +143,37 @@ def test_failed_apply_writes_nothing(store: LocalStore) -> None:
     assert store.count("items") == 1
     assert store.applied_revision("items") == 1
     assert store.apply("items", [live("b", 4)]).applied == 1
+
+
+def test_data_stored_as_compact_json_text(store: LocalStore) -> None:
+    # Earlier versions stored the text of json.dumps with these options, and
+    # old and new rows must read the same.
+    data = {
+        "name": "Масло «Север» 100\u00a0мл",
+        "quote": 'a "b" \\ c\nd\te\u0001',
+        "weight_kg": 0.115,
+        "large": 1e16,
+        "big": 2**70,
+        "count": -3,
+        "flags": [True, False, None],
+        "nested": {"barcodes": ["4608987139773"], "empty": {}},
+    }
+    document = ChangeDocument(
+        key="a", rev=1, deleted=False, hash=document_hash(data), data=data
+    )
+    store.apply("items", [document])
+
+    with sqlite3.connect(store.path) as reader:
+        text, kind = reader.execute(
+            "SELECT data, typeof(data) FROM documents WHERE key = 'a'"
+        ).fetchone()
+    reader.close()
+
+    assert kind == "text"
+    assert text == json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    stored = store.document("items", "a")
+    assert stored is not None
+    assert stored.data == data
 
 
 def test_data_survives_reopen(tmp_path: Path) -> None:
