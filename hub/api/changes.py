@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from contracts import ChangesPage, ErrorBody, get_entity
+from contracts import ChangeDocument, ChangesPage, ErrorBody, get_entity
 from hub.api.auth import require_store
 from hub.api.errors import STORE_RESPONSES
 from hub.api.state import ApiState, get_state
@@ -74,9 +74,15 @@ async def get_changes(
             raise ResyncRequiredError(store.store_id, entity, resync_from)
         await state.stores.finish_resync(store.store_id, entity, resync_from)
     committed = await state.repository.committed_revision(entity)
-    documents = await state.repository.changes_after(
-        entity, after, limit + 1, up_to=committed, scopes=store.scopes
-    )
+    documents: list[ChangeDocument] = []
+    # A store that has applied every committed revision gets an empty page
+    # without a query. Most polls find nothing new, and on a server that uses
+    # no index (FerretDB's SQLite backend) each query reads the whole
+    # collection.
+    if after < committed:
+        documents = await state.repository.changes_after(
+            entity, after, limit + 1, up_to=committed, scopes=store.scopes
+        )
     has_more = len(documents) > limit
     documents = documents[:limit]
 
