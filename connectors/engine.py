@@ -175,6 +175,7 @@ async def _run_steps(
     )
     report.written = len(diff.changes) - diff.deletions
     report.deleted = diff.deletions
+    await repository.compact_if_needed(spec.entity, len(index) + len(diff.changes))
 
 
 async def _finish(repository: Repository, report: RunReport, started: float) -> None:

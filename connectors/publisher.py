@@ -1,14 +1,16 @@
 """The outbox publisher: everything above an entity's watermark, to the broker.
 
 Publishing follows the repository, not the connector run. The publisher reads
-committed documents above the entity's watermark in revision order, sends them
-to the topic exchange in batches bounded by count and bytes, waits for the
-broker's publisher confirms, and only then moves the watermark. A crash
+committed documents above the entity's watermark in revision order (from
+memory when the same process just wrote them), sends them to the topic
+exchange in batches bounded by count and bytes, waits for the broker's
+publisher confirms, and only then moves the watermark. A crash
 between writing and publishing is repaired by the next call, which resends
 from the watermark; stores drop what they already hold by revision.
 """
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,20 +94,24 @@ class Publisher:
         watermark = await self.repository.published_revision(entity)
         report.watermark = watermark
 
-        while watermark < committed:
-            rows = await self.repository.changes_after_with_scope(
+        if watermark < committed:
+            chunks = self.repository.iter_changes_with_scope(
                 entity, watermark, _READ_CHUNK, up_to=committed
             )
-            batches = self._batches(rows)
-            await asyncio.gather(*(self._send(entity, batch) for batch in batches))
-
-            # A short chunk means nothing else is committed up to `committed`;
-            # revisions reserved by a writer that crashed are simply skipped.
-            watermark = rows[-1][1].rev if len(rows) == _READ_CHUNK else committed
-            await self.repository.advance_watermark(entity, watermark)
-            report.messages += len(batches)
-            report.documents += len(rows)
-            report.watermark = watermark
+            async with contextlib.aclosing(chunks):
+                async for rows in chunks:
+                    batches = self._batches(rows)
+                    await asyncio.gather(*(self._send(entity, b) for b in batches))
+                    watermark = rows[-1][1].rev
+                    await self.repository.advance_watermark(entity, watermark)
+                    report.messages += len(batches)
+                    report.documents += len(rows)
+                    report.watermark = watermark
+            # Everything up to `committed` is sent; revisions reserved by a
+            # writer that crashed are simply skipped.
+            if watermark < committed:
+                await self.repository.advance_watermark(entity, committed)
+                report.watermark = committed
 
         if report.documents:
             logger.info(

@@ -16,16 +16,27 @@ moves ``committed``. A writer that crashes half-way leaves documents above
 ``committed`` that no reader sees until the next writer commits past them, so
 nothing half-written is ever published, without multi-document transactions.
 
-Writes only insert. Every version is its own MongoDB document, and a write
-deletes the versions it superseded after it commits. A crash between the two
-leaves an old version beside the new one, which readers drop by revision and
-the next ``load_index`` deletes. Inserting rather than updating in place also
-keeps writes fast on FerretDB's SQLite backend, which scans a collection for
-every single-document update.
+Writes only insert. Every version is its own MongoDB document, and the
+versions a write supersedes stay until ``compact`` deletes them; readers keep
+the newest version of each key, and a store applies only newer revisions, so
+an older version read beside a newer one changes nothing. Inserting rather
+than updating or deleting in place keeps writes fast on FerretDB's SQLite
+backend, which reads the whole collection for every update and delete.
+
+Two in-process caches spare the reads that cost most on such servers:
+
+- the index of each entity (hash, deletion state and scope by key), kept
+  after ``load_index`` and updated by ``write_changes``. It is used only
+  while the entity's ``reserved`` and ``committed`` revisions are the ones
+  it was built at, so a write by any other process makes the next
+  ``load_index`` read the collection again;
+- the documents of the last write of each entity, which the publisher reads
+  back through ``iter_changes_with_scope`` right after the write, until the
+  watermark passes them.
 """
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +56,14 @@ __all__ = ["IndexEntry", "PendingChange", "Repository", "translate_unavailable"]
 logger = logging.getLogger(__name__)
 
 _WRITE_CHUNK = 1000
+_DELETE_CHUNK = 5000
+# A write of more documents than this is read back from the server instead
+# of being kept in memory for the publisher.
+_RECENT_MAX_DOCUMENTS = 200_000
+# ``compact`` runs once superseded versions exceed this share of an entity's
+# documents, and at least this many of them.
+COMPACT_SHARE = 0.1
+COMPACT_MIN_VERSIONS = 1000
 _UNAVAILABLE_ERRORS = (ServerSelectionTimeoutError, ConnectionFailure, AutoReconnect)
 
 T = TypeVar("T")
@@ -75,6 +94,23 @@ class IndexEntry:
     scope: str
 
 
+@dataclass(slots=True)
+class _CachedIndex:
+    reserved: int
+    committed: int
+    entries: dict[str, IndexEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class _RecentWrite:
+    first: int
+    last: int
+    rows: list[tuple[str, ChangeDocument]]
+
+    def covers(self, after: int, up_to: int) -> bool:
+        return self.first - 1 <= after and up_to <= self.last
+
+
 @asynccontextmanager
 async def translate_unavailable(action: str) -> AsyncIterator[None]:
     """Turn PyMongo's connection errors inside the block into one error type."""
@@ -97,6 +133,8 @@ class Repository:
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
         self.client = client
         self.db: AsyncDatabase[dict[str, Any]] = client[database]
+        self._indexes: dict[str, _CachedIndex] = {}
+        self._recent: dict[str, _RecentWrite] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Repository":
@@ -154,6 +192,9 @@ class Repository:
         if reserved <= committed:
             return committed
         await self.commit(entity, reserved)
+        cached = self._indexes.get(entity)
+        if cached is not None and cached.reserved == reserved:
+            cached.committed = reserved
         logger.warning(
             "committed revisions %d-%d of %s left by an interrupted write",
             committed + 1,
@@ -176,6 +217,9 @@ class Repository:
             await self.db.revisions.update_one(
                 {"_id": entity}, {"$max": {"published": revision}}, upsert=True
             )
+        recent = self._recent.get(entity)
+        if recent is not None and revision >= recent.last:
+            del self._recent[entity]
 
     # Documents ---------------------------------------------------------------
 
@@ -183,9 +227,23 @@ class Repository:
         """Return the hash, deletion state and scope of every document of ``entity``.
 
         Versions above ``committed`` count too: they are real ERP data that a
-        crashed writer stored, and the next commit makes them visible. Older
-        versions that a crashed writer left behind are deleted here.
+        crashed writer stored, and the next commit makes them visible. The
+        result comes from memory while no other process wrote ``entity``
+        since this one last read or wrote it. Otherwise every document is
+        read, and older versions found beside newer ones are deleted.
         """
+        revisions = await self._revisions(entity)
+        reserved = int(revisions.get("reserved", 0))
+        committed = int(revisions.get("committed", 0))
+        cached = self._indexes.get(entity)
+        if (
+            cached is not None
+            and cached.reserved == reserved
+            and cached.committed == committed
+        ):
+            return dict(cached.entries)
+
+        self._indexes.pop(entity, None)
         index: dict[str, IndexEntry] = {}
         newest: dict[str, tuple[int, Any]] = {}
         superseded: list[Any] = []
@@ -201,27 +259,74 @@ class Repository:
                     superseded.append(known[1])
                 newest[key] = (doc["rev"], doc["_id"])
                 index[key] = IndexEntry(doc["hash"], doc["deleted"], doc["scope"])
-            if superseded:
-                await self.db.documents.delete_many({"_id": {"$in": superseded}})
-                logger.info(
-                    "deleted %d superseded versions of %s", len(superseded), entity
-                )
-        return index
+            await self._delete_versions(entity, superseded)
+        self._indexes[entity] = _CachedIndex(reserved, committed, index)
+        return dict(index)
+
+    async def compact(self, entity: str) -> int:
+        """Delete the committed versions of ``entity`` that newer ones superseded.
+
+        Reads every document once. Versions above ``committed`` and the ones
+        they replace stay, so readers never lose the newest committed version
+        of a key. Returns the number of versions deleted.
+        """
+        committed = await self.committed_revision(entity)
+        newest: dict[str, tuple[int, Any]] = {}
+        superseded: list[Any] = []
+        query = {"entity": entity, "rev": {"$lte": committed}}
+        async with translate_unavailable(f"compacting documents of {entity}"):
+            async for doc in self.db.documents.find(query, {"key": 1, "rev": 1}):
+                known = newest.get(doc["key"])
+                if known is not None and known[0] > doc["rev"]:
+                    superseded.append(doc["_id"])
+                    continue
+                if known is not None:
+                    superseded.append(known[1])
+                newest[doc["key"]] = (doc["rev"], doc["_id"])
+            await self._delete_versions(entity, superseded)
+            await self.db.revisions.update_one(
+                {"_id": entity}, {"$set": {"superseded": 0}}
+            )
+        return len(superseded)
+
+    async def compact_if_needed(self, entity: str, documents: int) -> int:
+        """Run ``compact`` when superseded versions exceed ``COMPACT_SHARE``.
+
+        ``documents`` is the number of current documents of ``entity``
+        (the size of its index). Returns the number of versions deleted.
+        """
+        revisions = await self._revisions(entity)
+        superseded = int(revisions.get("superseded", 0))
+        if superseded < max(COMPACT_MIN_VERSIONS, COMPACT_SHARE * documents):
+            return 0
+        return await self.compact(entity)
+
+    async def _delete_versions(self, entity: str, ids: list[Any]) -> None:
+        # Each delete reads the whole collection on FerretDB, so the ids go
+        # in few, large requests.
+        for start in range(0, len(ids), _DELETE_CHUNK):
+            chunk = ids[start : start + _DELETE_CHUNK]
+            await self.db.documents.delete_many({"_id": {"$in": chunk}})
+        if ids:
+            logger.info("deleted %d superseded versions of %s", len(ids), entity)
 
     async def write_changes(self, entity: str, changes: list[PendingChange]) -> int:
         """Write ``changes`` with new revisions, commit them, return the last one.
 
         Revisions follow the order of ``changes``. With nothing to write, it
         commits what an interrupted earlier write left and returns the
-        committed revision.
+        committed revision. The versions the changes replace stay until
+        ``compact``; the revisions record counts them as ``superseded``.
         """
         if not changes:
             return await self._commit_interrupted(entity)
 
+        cached = self._indexes.pop(entity, None)
+        replaced = sum(1 for change in changes if change.replaces)
         async with translate_unavailable(f"writing documents of {entity}"):
             counter = await self.db.revisions.find_one_and_update(
                 {"_id": entity},
-                {"$inc": {"reserved": len(changes)}},
+                {"$inc": {"reserved": len(changes), "superseded": replaced}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
@@ -241,12 +346,20 @@ class Repository:
                 await self.db.documents.insert_many(rows, ordered=False)
 
             await self.commit(entity, last)
-            replaced = [change.key for change in changes if change.replaces]
-            for start in range(0, len(replaced), _WRITE_CHUNK):
-                keys = replaced[start : start + _WRITE_CHUNK]
-                await self.db.documents.delete_many(
-                    {"entity": entity, "key": {"$in": keys}, "rev": {"$lt": first}}
+
+        if len(changes) <= _RECENT_MAX_DOCUMENTS:
+            self._recent[entity] = _RecentWrite(
+                first, last, _written_rows(changes, first)
+            )
+        # The cached index stays valid only if this write followed it
+        # directly: no other writer reserved revisions in between.
+        if cached is not None and cached.reserved == first - 1:
+            for change in changes:
+                cached.entries[change.key] = IndexEntry(
+                    change.hash, change.deleted, change.scope
                 )
+            cached.reserved = cached.committed = last
+            self._indexes[entity] = cached
 
         logger.info(
             "committed %d changes of %s as revisions %d-%d",
@@ -290,6 +403,42 @@ class Repository:
         async with translate_unavailable(f"reading changes of {entity}"):
             rows = await cursor.limit(limit).to_list(limit)
         return [(row["scope"], _change_document(row)) for row in rows]
+
+    async def iter_changes_with_scope(
+        self, entity: str, after: int, chunk: int, *, up_to: int
+    ) -> AsyncGenerator[list[tuple[str, ChangeDocument]], None]:
+        """Yield every document with after < rev <= up_to and its scope, in chunks.
+
+        The documents come in revision order, at most ``chunk`` at a time,
+        from one query, or from memory when this process wrote them last.
+        """
+        recent = self._recent.get(entity)
+        if recent is not None and recent.covers(after, up_to):
+            start = after - recent.first + 1
+            stop = up_to - recent.first + 1
+            for offset in range(start, stop, chunk):
+                yield recent.rows[offset : min(offset + chunk, stop)]
+            return
+
+        query = {"entity": entity, "rev": {"$gt": after, "$lte": up_to}}
+        projection = {**_CHANGE_PROJECTION, "scope": 1}
+        cursor = (
+            self.db.documents.find(query, projection)
+            .sort("rev", ASCENDING)
+            .batch_size(chunk)
+        )
+        rows: list[tuple[str, ChangeDocument]] = []
+        try:
+            async with translate_unavailable(f"reading changes of {entity}"):
+                async for row in cursor:
+                    rows.append((row["scope"], _change_document(row)))
+                    if len(rows) == chunk:
+                        yield rows
+                        rows = []
+        finally:
+            await cursor.close()
+        if rows:
+            yield rows
 
     async def live_documents(
         self, entity: str, scopes: list[str] | None = None
@@ -362,6 +511,25 @@ def _version(
         "data": change.data,
         "updated_at": now,
     }
+
+
+def _written_rows(
+    changes: list[PendingChange], first: int
+) -> list[tuple[str, ChangeDocument]]:
+    # The fields come from a validated write, so the models skip validation.
+    return [
+        (
+            change.scope,
+            ChangeDocument.model_construct(
+                key=change.key,
+                rev=first + position,
+                deleted=change.deleted,
+                hash=change.hash,
+                data=change.data,
+            ),
+        )
+        for position, change in enumerate(changes)
+    ]
 
 
 def _change_document(row: dict[str, Any]) -> ChangeDocument:

@@ -233,10 +233,18 @@ async def test_hundred_changes_arrive_once(hub: Hub, tmp_path: Path) -> None:
     assert max(depths) <= hub.settings.store_backlog_limit
     assert depths[-1] == 0
 
-    # The catch-up pull receives the document once, in its latest version.
+    # The catch-up pull ends at the latest version. Superseded versions are
+    # served too until compaction, which leaves one.
     async with hub.agent(store, tmp_path / "s.sqlite3") as agent:
         local = agent.local_store
         with LocalStore(tmp_path / "probe.sqlite3") as probe:
+            async with Puller(
+                hub.api_url, store.store_id, probe, token=hub.tokens[store.store_id]
+            ) as puller:
+                before_compaction = await puller.pull_once(ITEMS)
+        assert before_compaction.applied_revision == 100
+        assert await hub.repository.compact(ITEMS) == 99
+        with LocalStore(tmp_path / "probe-compacted.sqlite3") as probe:
             async with Puller(
                 hub.api_url, store.store_id, probe, token=hub.tokens[store.store_id]
             ) as puller:

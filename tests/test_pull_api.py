@@ -121,10 +121,28 @@ async def test_tombstones_are_served(
         "documents"
     ]
 
-    assert len(documents) == 1
-    assert documents[0]["deleted"] is True
-    assert documents[0]["data"] is None
-    assert documents[0]["rev"] == 2
+    # Until compaction the superseded version is served before its tombstone.
+    assert [doc["rev"] for doc in documents] == [1, 2]
+    assert documents[-1]["deleted"] is True
+    assert documents[-1]["data"] is None
+
+
+async def test_compaction_leaves_only_newest(
+    client: httpx.AsyncClient, repository: Repository
+) -> None:
+    store = unique("s")
+    await _register(repository, store, [])
+    await repository.write_changes("items", [_change("a"), _change("b")])
+    await repository.write_changes("items", [_change("a", deleted=True)])
+
+    deleted = await repository.compact("items")
+    documents = (await client.get(f"/v1/stores/{store}/changes/items")).json()[
+        "documents"
+    ]
+
+    assert deleted == 1
+    assert [(doc["key"], doc["rev"]) for doc in documents] == [("b", 2), ("a", 3)]
+    assert documents[-1]["deleted"] is True
 
 
 async def test_unknown_store_is_404(
