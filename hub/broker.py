@@ -86,15 +86,18 @@ async def declare_store_queue(
     store_id: str,
     entity: str,
     groups: list[str],
+    with_dead_letter_queue: bool = True,
 ) -> AbstractQueue:
     """Declare a store's durable queue for ``entity`` and bind it to its scopes.
 
-    The store's dead-letter queue is declared first. Safe to call again:
-    declaring existing queues with the same arguments and binding them again
-    change nothing. A queue that exists with other arguments is kept as it
-    is, with a warning, and bound.
+    The store's dead-letter queue is declared first, unless
+    ``with_dead_letter_queue`` is False because the caller declared it. Safe
+    to call again: declaring existing queues with the same arguments and
+    binding them again change nothing. A queue that exists with other
+    arguments is kept as it is, with a warning, and bound.
     """
-    await declare_dead_letter_queue(channel, settings, store_id)
+    if with_dead_letter_queue:
+        await declare_dead_letter_queue(channel, settings, store_id)
     name = queue_name(store_id, entity)
     try:
         queue = await channel.declare_queue(

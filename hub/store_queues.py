@@ -5,7 +5,7 @@ import logging
 from aio_pika.abc import AbstractChannel, AbstractExchange
 
 from contracts import ENTITIES, binding_keys, queue_name
-from hub.broker import declare_store_queue
+from hub.broker import declare_dead_letter_queue, declare_store_queue
 from hub.settings import Settings
 
 __all__ = ["declare_store_queues", "delete_store_queues", "rebind_store_queues"]
@@ -24,6 +24,8 @@ async def declare_store_queues(
 
     Safe to repeat: declaring and binding again change nothing.
     """
+    # The entities' queues share one dead-letter queue, declared once here.
+    await declare_dead_letter_queue(channel, settings, store_id)
     names = []
     for entity in ENTITIES:
         queue = await declare_store_queue(
@@ -33,6 +35,7 @@ async def declare_store_queues(
             store_id=store_id,
             entity=entity,
             groups=groups,
+            with_dead_letter_queue=False,
         )
         names.append(queue.name)
     return names

@@ -6,6 +6,7 @@ the SHA-256 hash of its API token (``token_hash``), its broker user name and
 (after it joined a group), the revision to pull from.
 """
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -185,10 +186,22 @@ class StoreRegistry:
             logger.info("store %s already registered; nothing changed", store_id)
             return Registration(record, created=False, secrets=None)
 
-        await declare_store_queues(channel, exchange, settings, store_id, store.groups)
         password = new_secret()
-        async with BrokerAdmin.from_settings(settings) as users:
-            broker_user = await users.put_store_user(store_id, password)
+        # Create the broker user over the management API while the queues are
+        # declared over AMQP, because neither depends on the other.
+        user_request = asyncio.create_task(
+            _put_broker_user(settings, store_id, password)
+        )
+        try:
+            await declare_store_queues(
+                channel, exchange, settings, store_id, store.groups
+            )
+        except BaseException:
+            # Wait for the user request before raising, so no request outlives
+            # the call. Its own error, if any, is dropped for this one.
+            await asyncio.gather(user_request, return_exceptions=True)
+            raise
+        broker_user = await user_request
         token = new_secret()
         document = {
             **store.model_dump(exclude={"store_id"}),
@@ -234,6 +247,11 @@ class StoreRegistry:
         if row is None:
             raise StoreNotFoundError(store_id)
         return row
+
+
+async def _put_broker_user(settings: Settings, store_id: str, password: str) -> str:
+    async with BrokerAdmin.from_settings(settings) as users:
+        return await users.put_store_user(store_id, password)
 
 
 def record_from_row(row: dict[str, Any]) -> StoreRecord:

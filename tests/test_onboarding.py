@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,12 +14,25 @@ import aio_pika
 import httpx
 import pytest
 
-from contracts import SCOPE_ALL, document_hash, group_scope
+from contracts import (
+    ENTITIES,
+    SCOPE_ALL,
+    binding_keys,
+    document_hash,
+    group_scope,
+    queue_name,
+)
 from erp_simulator import Catalogue
 from hub.audit import read_audit
-from hub.credentials import BrokerAdmin, StoreSecrets, amqp_url_with_user
+from hub.broker import dead_letter_queue_name
+from hub.credentials import (
+    BrokerAdmin,
+    StoreSecrets,
+    amqp_url_with_user,
+    broker_user_name,
+)
 from hub.delivery import DeliveryState
-from hub.errors import InvalidTokenError
+from hub.errors import BrokerManagementError, InvalidTokenError, StoreNotFoundError
 from hub.repository import PendingChange, Repository
 from hub.runtime import Broker, publish
 from hub.settings import Settings
@@ -75,12 +89,106 @@ def _agent(
     )
 
 
-async def _bindings(settings: Settings, queue: str) -> set[str]:
-    """Return the routing keys that bind ``queue`` to the test's exchange."""
+async def _bindings(
+    settings: Settings, queue: str, exchange: str | None = None
+) -> set[str]:
+    """Return the routing keys that bind ``queue`` to ``exchange``.
+
+    ``exchange`` defaults to the test's changes exchange.
+    """
+    source = exchange or settings.exchange
     url = f"{settings.amqp_management_url}/api/queues/%2F/{queue}/bindings"
     async with httpx.AsyncClient(auth=("guest", "guest")) as http:
         rows = (await http.get(url)).json()
-    return {row["routing_key"] for row in rows if row["source"] == settings.exchange}
+    return {row["routing_key"] for row in rows if row["source"] == source}
+
+
+async def test_add_declares_every_queue(
+    settings: Settings,
+    repository: Repository,
+    broker: Broker,
+    cleanup_queues: list[str],
+) -> None:
+    store_id = unique("add-")
+    cleanup_queues.append(queue_name(store_id, ITEMS))
+
+    registration = await StoreRegistry(repository).register(
+        StoreRecord(store_id=store_id, name="test store", groups=["msk"]),
+        broker.channel,
+        broker.exchange,
+        settings,
+    )
+
+    async with BrokerAdmin.from_settings(settings) as admin:
+        queues = await admin.store_queues(store_id)
+        user_exists = await admin.exists(broker_user_name(store_id))
+    expected = [queue_name(store_id, entity) for entity in ENTITIES]
+    expected.append(dead_letter_queue_name(store_id))
+    assert registration.created
+    assert user_exists
+    assert sorted(queues) == sorted(expected)
+    for entity in ENTITIES:
+        keys = await _bindings(settings, queue_name(store_id, entity))
+        assert keys == set(binding_keys(entity, store_id, ["msk"])), entity
+    dead_letter_keys = await _bindings(
+        settings, dead_letter_queue_name(store_id), settings.dead_letter_exchange
+    )
+    assert dead_letter_keys == {store_id}
+
+
+async def test_add_without_management_api_fails(
+    settings: Settings,
+    repository: Repository,
+    broker: Broker,
+    cleanup_queues: list[str],
+) -> None:
+    store_id = unique("add-")
+    cleanup_queues.append(queue_name(store_id, ITEMS))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Nothing listens on the port once the probe socket is closed.
+    unreachable = settings.model_copy(
+        update={"amqp_management_url": f"http://127.0.0.1:{port}"}
+    )
+    registry = StoreRegistry(repository)
+
+    with pytest.raises(BrokerManagementError, match="unreachable"):
+        await registry.register(
+            StoreRecord(store_id=store_id, name="test store"),
+            broker.channel,
+            broker.exchange,
+            unreachable,
+        )
+
+    with pytest.raises(StoreNotFoundError):
+        await registry.get(store_id)
+    assert not broker.channel.is_closed
+
+
+async def test_add_with_failed_binding_fails(
+    settings: Settings,
+    repository: Repository,
+    broker: Broker,
+    cleanup_queues: list[str],
+) -> None:
+    store_id = unique("add-")
+    cleanup_queues.append(queue_name(store_id, ITEMS))
+    channel = await broker.connection.channel()
+    # An exchange object for a name that was never declared, so binding fails.
+    missing = await channel.get_exchange(unique("rh-test-missing-"), ensure=False)
+    registry = StoreRegistry(repository)
+
+    with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):
+        await registry.register(
+            StoreRecord(store_id=store_id, name="test store"),
+            channel,
+            missing,
+            settings,
+        )
+
+    with pytest.raises(StoreNotFoundError):
+        await registry.get(store_id)
 
 
 async def test_added_store_converges_after_one_run(hub: Hub, tmp_path: Path) -> None:
