@@ -10,6 +10,7 @@ a row on one broker.
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import uuid
@@ -193,3 +194,145 @@ async def private_ferretdb(tmp_path: Path) -> AsyncIterator[PrivateFerretDB]:
 @pytest.fixture
 def fixtures_dir() -> Iterator[Path]:
     yield FIXTURES
+
+
+# Where Debian's rabbitmq-server package installs the server's start script.
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+
+
+class PrivateRabbitMQ:
+    """A RabbitMQ node of one test, which the test may kill and start again.
+
+    The node has its own name, AMQP and distribution ports, data folder, log
+    folder, configuration and (empty) plugin list under ``directory``, so
+    killing it leaves the shared broker alone. ``start`` runs the server in a
+    new session, and every process of that session belongs to this node.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.node = f"{unique('rh-test-')}@localhost"
+        self.port = free_port()
+        self.dist_port = free_port()
+        while self.dist_port == self.port:
+            self.dist_port = free_port()
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        self.pid_file = directory / "rabbitmq.pid"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+            "disk_free_limit.absolute = 50MB\n"
+        )
+        (directory / "enabled_plugins").write_text("[].\n")
+        (directory / "rabbitmq-env.conf").write_text("")
+
+    def _environment(self) -> dict[str, str]:
+        folder = self.directory
+        return {
+            **os.environ,
+            # The Erlang cookie is created in HOME.
+            "HOME": str(folder),
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(folder / "log"),
+            "RABBITMQ_PID_FILE": str(self.pid_file),
+            "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(folder / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+            "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
+                "-kernel inet_dist_use_interface {127,0,0,1}"
+            ),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        }
+
+    def start(self) -> None:
+        """Start the node on its data folder; ``wait_ready`` waits for it."""
+        if not RABBITMQ_SERVER.exists():
+            pytest.fail(f"{RABBITMQ_SERVER} is missing; run deploy/services.sh start")
+        self.pid_file.unlink(missing_ok=True)
+        self.starts += 1
+        log = (self.directory / f"server-{self.starts}.log").open("wb")
+        with log:
+            self.process = subprocess.Popen(
+                [str(RABBITMQ_SERVER)],
+                env=self._environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    async def wait_ready(self, seconds: float = 120.0) -> None:
+        """Wait until the node accepts an AMQP connection."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(
+                    f"RabbitMQ node {self.node} exited while starting; see the"
+                    f" logs in {self.directory}"
+                )
+            try:
+                connection = await aio_pika.connect(self.url, timeout=2)
+            except (OSError, aio_pika.exceptions.AMQPError, TimeoutError):
+                await asyncio.sleep(0.25)
+                continue
+            await connection.close()
+            return
+        raise TimeoutError(
+            f"RabbitMQ node {self.node} did not accept connections on port"
+            f" {self.port} within {seconds:.0f} s; see the logs in {self.directory}"
+        )
+
+    def beam_pid(self) -> int:
+        """Return the pid of the node's Erlang VM, from its pid file.
+
+        Raises RuntimeError unless that process belongs to this node's session,
+        so a stale or foreign pid is never signalled.
+        """
+        if self.process is None:
+            raise RuntimeError(f"RabbitMQ node {self.node} is not started")
+        pid = int(self.pid_file.read_text().strip())
+        if os.getsid(pid) != self.process.pid:
+            raise RuntimeError(
+                f"pid {pid} in {self.pid_file} is not a process of node {self.node}"
+            )
+        return pid
+
+    def kill(self) -> None:
+        """SIGKILL the node's Erlang VM, as a crash would, and reap its processes."""
+        pid = self.beam_pid()
+        os.kill(pid, signal.SIGKILL)
+        self._reap()
+
+    def stop(self) -> None:
+        """Kill every process of the node's session; safe to call more than once."""
+        if self.process is None:
+            return
+        self._reap()
+
+    def _reap(self) -> None:
+        assert self.process is not None
+        # The session id is the start script's pid, and the node's processes
+        # (the VM, erl_child_setup, inet_gethost) share it as process group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.process = None
+
+
+@pytest.fixture
+async def private_rabbitmq(tmp_path: Path) -> AsyncIterator[PrivateRabbitMQ]:
+    """A started RabbitMQ node of the test's own; every process of it ends after."""
+    node = PrivateRabbitMQ(tmp_path / "rabbitmq")
+    try:
+        node.start()
+        await node.wait_ready()
+        yield node
+    finally:
+        node.stop()
