@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(
         40, ge=1, description="Requests one store may send at once above the rate."
     )
+    api_cache_documents: int = Field(
+        100_000,
+        ge=0,
+        description="Newest committed documents per entity that each pull API"
+        " process keeps in memory (roughly 1 KB each); 0 reads every page from"
+        " the repository.",
+    )
     amqp_management_url: str = Field(
         "http://127.0.0.1:15672",
         description="RabbitMQ management HTTP API, used to create store users.",

@@ -18,6 +18,7 @@ from hub.api import (
     heartbeat,
     rejections,
 )
+from hub.api.change_cache import ChangeCache
 from hub.api.metrics import ResponseCounter
 from hub.api.ratelimit import RateLimiter
 from hub.api.state import ApiMetrics, ApiState
@@ -60,7 +61,10 @@ def create_app(settings: Settings, repository: Repository | None = None) -> Fast
         lifespan=lifespan,
     )
     limiter = RateLimiter(settings.api_rate_per_second, settings.api_rate_burst)
-    app.state.hub = ApiState(settings, repo, StoreRegistry(repo), ApiMetrics(), limiter)
+    cache = ChangeCache(repo, settings.api_cache_documents)
+    app.state.hub = ApiState(
+        settings, repo, StoreRegistry(repo), ApiMetrics(), limiter, cache
+    )
     app.add_middleware(ResponseCounter, metrics=app.state.hub.metrics)
     # Pages of documents compress well; small responses are not worth it.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)

@@ -1,12 +1,14 @@
 """Changes of an entity for one store after a revision, page by page."""
 
+import json
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
-from contracts import ChangeDocument, ChangesPage, ErrorBody, get_entity
+from contracts import ChangesPage, ErrorBody, get_entity
 from hub.api.auth import require_store
+from hub.api.change_cache import CachedChange, encode_change
 from hub.api.errors import STORE_RESPONSES
 from hub.api.state import ApiState, get_state
 from hub.delivery import DeliveryState
@@ -60,7 +62,7 @@ async def get_changes(
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")
     ] = DEFAULT_PAGE_SIZE,
-) -> ChangesPage:
+) -> Response:
     """Return up to ``limit`` documents and tombstones after revision ``after``.
 
     Raises ResyncRequiredError (409) while the store must pull ``entity``
@@ -73,24 +75,22 @@ async def get_changes(
         if after > resync_from:
             raise ResyncRequiredError(store.store_id, entity, resync_from)
         await state.stores.finish_resync(store.store_id, entity, resync_from)
-    committed = await state.repository.committed_revision(entity)
-    documents: list[ChangeDocument] = []
+    committed = await state.change_cache.committed_revision(entity)
+    changes: list[CachedChange] = []
     # A store that has applied every committed revision gets an empty page
     # without a query. Most polls find nothing new, and on a server that uses
     # no index (FerretDB's SQLite backend) each query reads the whole
     # collection.
     if after < committed:
-        documents = await state.repository.changes_after(
-            entity, after, limit + 1, up_to=committed, scopes=store.scopes
-        )
-    has_more = len(documents) > limit
-    documents = documents[:limit]
+        changes = await _read_changes(state, store, entity, after, limit + 1, committed)
+    has_more = len(changes) > limit
+    changes = changes[:limit]
 
     # Everything up to `committed` is written, so a store that has read the
     # last page may continue from there.
     next_after = max(after, committed)
     if has_more:
-        next_after = documents[-1].rev
+        next_after = changes[-1].rev
 
     now = time.monotonic()
     recorded = _pull_recorded_at.get(store.store_id)
@@ -99,12 +99,37 @@ async def get_changes(
         await DeliveryState(state.repository).record_pull(store.store_id)
 
     state.metrics.pull_requests.labels(entity).inc()
-    state.metrics.pull_documents.labels(entity).inc(len(documents))
-    return ChangesPage(
-        store_id=store.store_id,
-        entity=entity,
-        documents=documents,
-        next_after=next_after,
-        has_more=has_more,
-        hub_revision=committed,
+    state.metrics.pull_documents.labels(entity).inc(len(changes))
+    # The documents are encoded once and shared by every store's page, so
+    # the page is assembled here instead of through the response model.
+    head = json.dumps({"store_id": store.store_id, "entity": entity})[:-1]
+    tail = json.dumps(
+        {"next_after": next_after, "has_more": has_more, "hub_revision": committed}
+    )[1:]
+    body = b"".join(
+        [
+            f'{head},"documents":['.encode(),
+            b",".join(change.body for change in changes),
+            f"],{tail}".encode(),
+        ]
     )
+    return Response(body, media_type="application/json")
+
+
+async def _read_changes(
+    state: ApiState,
+    store: StoreRecord,
+    entity: str,
+    after: int,
+    limit: int,
+    committed: int,
+) -> list[CachedChange]:
+    cached = await state.change_cache.page(
+        entity, store.scopes, after, limit, committed
+    )
+    if cached is not None:
+        return cached
+    documents = await state.repository.changes_after(
+        entity, after, limit, up_to=committed, scopes=store.scopes
+    )
+    return [encode_change(document) for document in documents]

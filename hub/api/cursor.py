@@ -8,7 +8,7 @@ crashes before its ack reads the same page again.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
 from contracts import ChangesPage, get_entity
@@ -61,7 +61,7 @@ async def get_cursor_changes(
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")
     ] = DEFAULT_PAGE_SIZE,
-) -> ChangesPage:
+) -> Response:
     """Return up to ``limit`` changes after the cursor, as the changes route does.
 
     Acknowledge the page's ``next_after`` once the page is committed.

@@ -6,6 +6,7 @@ from typing import cast
 from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter
 
+from hub.api.change_cache import ChangeCache
 from hub.api.ratelimit import RateLimiter
 from hub.repository import Repository
 from hub.settings import Settings
@@ -53,6 +54,7 @@ class ApiState:
     stores: StoreRegistry
     metrics: ApiMetrics
     rate_limiter: RateLimiter
+    change_cache: ChangeCache
 
 
 def get_state(request: Request) -> ApiState:

@@ -1,0 +1,190 @@
+"""Recent committed changes in the API process's memory, for the pull routes.
+
+Most pulls ask for the newest revisions, and many stores ask for the same
+ones right after a publish. Reading them from the repository once per
+request costs a whole-collection read on servers that do not use indexes
+(FerretDB's SQLite backend), so the API keeps the last ``max_documents``
+committed documents of each entity in memory, encoded once, by scope.
+
+The cache only ever holds committed documents, appended in revision order
+as the committed revision moves, so a page from memory is the page the
+repository returns, except that versions deleted by ``Repository.compact``
+may still be served. A store applies only newer revisions, so a superseded
+version changes nothing. A request below the cached range reads the
+repository as before.
+
+Concurrent requests share one repository read: the committed revision is
+read by one request at a time, and so is each range of new documents.
+"""
+
+import asyncio
+import bisect
+import contextlib
+import heapq
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from contracts import ChangeDocument
+from hub.repository import Repository
+
+__all__ = ["CachedChange", "ChangeCache", "encode_change"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_READ_CHUNK = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class CachedChange:
+    """One committed document, encoded as it appears in a page."""
+
+    rev: int
+    body: bytes
+
+
+@dataclass
+class _EntityLog:
+    base: int
+    """Every committed document with base < rev <= top is cached."""
+    top: int
+    by_scope: dict[str, list[CachedChange]] = field(default_factory=dict)
+    revisions: dict[str, list[int]] = field(default_factory=dict)
+    size: int = 0
+
+    def append(self, scope: str, change: CachedChange) -> None:
+        self.by_scope.setdefault(scope, []).append(change)
+        self.revisions.setdefault(scope, []).append(change.rev)
+        self.size += 1
+
+    def trim(self, max_documents: int) -> None:
+        """Drop the oldest documents until at most ``max_documents`` remain."""
+        excess = self.size - max_documents
+        if excess <= 0:
+            return
+        # The new base is the revision of the excess-th oldest document.
+        oldest = heapq.nsmallest(excess, itertools.chain(*self.revisions.values()))
+        self.base = oldest[-1]
+        for scope in list(self.by_scope):
+            cut = bisect.bisect_right(self.revisions[scope], self.base)
+            del self.by_scope[scope][:cut]
+            del self.revisions[scope][:cut]
+            self.size -= cut
+            if not self.by_scope[scope]:
+                del self.by_scope[scope]
+                del self.revisions[scope]
+
+    def page(self, scopes: Iterable[str], after: int, limit: int) -> list[CachedChange]:
+        """Return up to ``limit`` cached changes in ``scopes`` above ``after``."""
+        runs = []
+        for scope in scopes:
+            revisions = self.revisions.get(scope)
+            if revisions:
+                start = bisect.bisect_right(revisions, after)
+                runs.append(itertools.islice(self.by_scope[scope], start, None))
+        merged = heapq.merge(*runs, key=lambda change: change.rev)
+        return list(itertools.islice(merged, limit))
+
+
+class _SingleFlight:
+    """Runs one call per key at a time; callers that arrive meanwhile share it."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, asyncio.Future[Any]] = {}
+
+    async def run(self, key: str, call: Callable[[], Awaitable[T]]) -> T:
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(call())
+            self._running[key] = running
+            running.add_done_callback(lambda _: self._running.pop(key, None))
+        # shield: a caller that is cancelled must not cancel the shared read.
+        return cast(T, await asyncio.shield(running))
+
+
+class ChangeCache:
+    """The last ``max_documents`` committed documents of each entity."""
+
+    def __init__(self, repository: Repository, max_documents: int) -> None:
+        self.repository = repository
+        self.max_documents = max_documents
+        self._logs: dict[str, _EntityLog] = {}
+        self._flights = _SingleFlight()
+
+    async def committed_revision(self, entity: str) -> int:
+        """Return the committed revision of ``entity``, one read at a time."""
+        return await self._flights.run(
+            f"committed:{entity}",
+            lambda: self.repository.committed_revision(entity),
+        )
+
+    async def page(
+        self,
+        entity: str,
+        scopes: list[str],
+        after: int,
+        limit: int,
+        committed: int,
+    ) -> list[CachedChange] | None:
+        """Return up to ``limit`` changes in ``scopes`` with after < rev <= committed.
+
+        Returns None when ``after`` lies below the cached range; the caller
+        then reads the repository.
+        """
+        if self.max_documents == 0:
+            return None
+        log = await self._log(entity, committed)
+        if after < log.base:
+            return None
+        return [
+            change
+            for change in log.page(scopes, after, limit)
+            if change.rev <= committed
+        ]
+
+    async def _log(self, entity: str, committed: int) -> _EntityLog:
+        log = self._logs.get(entity)
+        if log is None or log.top < committed:
+            await self._flights.run(
+                f"fill:{entity}", lambda: self._fill(entity, committed)
+            )
+            log = self._logs[entity]
+        return log
+
+    async def _fill(self, entity: str, committed: int) -> None:
+        log = self._logs.get(entity)
+        if log is None:
+            base = max(0, committed - self.max_documents)
+            log = _EntityLog(base=base, top=base)
+        if log.top >= committed:
+            return
+        # Nothing is added until the whole range is read, so a failed read
+        # leaves the log as it was.
+        read: list[tuple[str, CachedChange]] = []
+        chunks = self.repository.iter_changes_with_scope(
+            entity, log.top, _READ_CHUNK, up_to=committed
+        )
+        async with contextlib.aclosing(chunks):
+            async for rows in chunks:
+                read += [(scope, encode_change(doc)) for scope, doc in rows]
+        for scope, change in read:
+            log.append(scope, change)
+        log.top = committed
+        log.trim(self.max_documents)
+        self._logs[entity] = log
+        logger.debug(
+            "change cache of %s: read %d documents, holds revisions %d-%d",
+            entity,
+            len(read),
+            log.base + 1,
+            log.top,
+        )
+
+
+def encode_change(document: ChangeDocument) -> CachedChange:
+    """Return ``document`` encoded as JSON, as a page lists it."""
+    return CachedChange(document.rev, document.model_dump_json().encode())

@@ -1,0 +1,117 @@
+"""Pages from the pull API's change cache equal pages read from the repository."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts import SCOPE_ALL, document_hash, group_scope, store_scope
+from hub.api import create_app
+from hub.credentials import hash_token, new_secret
+from hub.repository import PendingChange, Repository
+from hub.serving import BackgroundServer
+from hub.settings import Settings
+from hub.stores import StoreRecord
+from tests.conftest import unique
+
+pytestmark = pytest.mark.integration
+
+TOKEN = new_secret()
+AUTHORIZATION = {"Authorization": f"Bearer {TOKEN}"}
+CACHE_DOCUMENTS = 12
+
+
+def _change(key: str, scope: str, version: int = 1) -> PendingChange:
+    data = {"ref": key, "name": f"item {key} v{version}"}
+    return PendingChange(key, document_hash(data), scope, data, replaces=version > 1)
+
+
+def _tombstone(key: str, scope: str) -> PendingChange:
+    return PendingChange(key, "deleted", scope, None)
+
+
+@pytest.fixture
+async def clients(
+    settings: Settings, repository: Repository
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """A client of an API with a small change cache, and one of an API without."""
+    cached = settings.model_copy(update={"api_cache_documents": CACHE_DOCUMENTS})
+    uncached = settings.model_copy(update={"api_cache_documents": 0})
+    async with (
+        BackgroundServer(create_app(cached, repository)) as with_cache,
+        BackgroundServer(create_app(uncached, repository)) as without_cache,
+        httpx.AsyncClient(base_url=with_cache.url, headers=AUTHORIZATION) as first,
+        httpx.AsyncClient(base_url=without_cache.url, headers=AUTHORIZATION) as second,
+    ):
+        yield first, second
+
+
+async def _register(repository: Repository, groups: list[str]) -> str:
+    store_id = unique("c")
+    record = StoreRecord(store_id=store_id, name=store_id, groups=groups)
+    fields = record.model_dump(exclude={"store_id"})
+    await repository.db.stores.insert_one(
+        {"_id": store_id, **fields, "token_hash": hash_token(TOKEN)}
+    )
+    return store_id
+
+
+async def _pages(
+    client: httpx.AsyncClient, store_id: str, after: int, limit: int
+) -> list[dict[str, Any]]:
+    pages = []
+    while True:
+        response = await client.get(
+            f"/v1/stores/{store_id}/changes/items",
+            params={"after": after, "limit": limit},
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()
+        pages.append(page)
+        if not page["has_more"]:
+            return pages
+        after = page["next_after"]
+
+
+async def test_cached_pages_equal_repository_pages(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], repository: Repository
+) -> None:
+    with_cache, without_cache = clients
+    msk = await _register(repository, ["msk"])
+    spb = await _register(repository, ["spb"])
+    await repository.write_changes(
+        "items",
+        [_change(f"all-{i}", SCOPE_ALL) for i in range(6)]
+        + [_change(f"msk-{i}", group_scope("msk")) for i in range(4)]
+        + [_change("own", store_scope(msk))],
+    )
+    # Warm the cache, then commit more: the next pages must include them.
+    await _pages(with_cache, msk, 0, 3)
+    await repository.write_changes(
+        "items",
+        [_change("all-1", SCOPE_ALL, 2), _tombstone("msk-2", group_scope("msk"))]
+        + [_change(f"spb-{i}", group_scope("spb")) for i in range(9)],
+    )
+
+    for store_id in (msk, spb):
+        for after in (0, 3, 11, 14, 19, 22):
+            for limit in (1, 4, 500):
+                cached = await _pages(with_cache, store_id, after, limit)
+                direct = await _pages(without_cache, store_id, after, limit)
+                assert cached == direct, (store_id, after, limit)
+
+
+async def test_pages_below_cached_range_read_repository(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], repository: Repository
+) -> None:
+    with_cache, _ = clients
+    store_id = await _register(repository, [])
+    keys = [f"k{i:02}" for i in range(3 * CACHE_DOCUMENTS)]
+    await repository.write_changes("items", [_change(k, SCOPE_ALL) for k in keys])
+
+    pages = await _pages(with_cache, store_id, 0, 5)
+
+    revisions = [doc["rev"] for page in pages for doc in page["documents"]]
+    assert revisions == list(range(1, len(keys) + 1))
+    assert pages[-1]["next_after"] == len(keys)
