@@ -44,11 +44,13 @@ class Sizes:
     """Pages of 500 that each pulling store reads, from revision 0."""
     time_limit_seconds: float
     """Load phases of the fanout and pull_api rows stop after this long."""
+    scale_stores: int
+    """Stores that the scale row registers and then removes."""
 
 
-FULL = Sizes("full", 100_000, 100_000, 1_000, 100_000, 1_000, 4, 600.0)
-SHORT = Sizes("short", 5_000, 5_000, 50, 10_000, 50, 4, 60.0)
-SMOKE = Sizes("smoke", 100, 100, 2, 100, 2, 1, 30.0)
+FULL = Sizes("full", 100_000, 100_000, 1_000, 100_000, 1_000, 4, 600.0, 10_000)
+SHORT = Sizes("short", 5_000, 5_000, 50, 10_000, 50, 4, 60.0, 300)
+SMOKE = Sizes("smoke", 100, 100, 2, 100, 2, 1, 30.0, 3)
 
 
 @dataclass
@@ -58,26 +60,46 @@ class BenchResult:
     ``ratio`` is ours / baseline. With ``comparison`` ">=" a higher figure is
     better (a rate) and the target is met when ratio >= target. With "<=" the
     figures are times and the target is met when ratio <= target.
+
+    A report-only row has no baseline, so ``baseline``, ``target`` and
+    ``comparison`` stay None, and so do ``ratio`` and ``met``.
     """
 
     name: str
     path: str
     unit: str
     ours: float
-    baseline: float
-    target: float
-    comparison: Literal[">=", "<="]
+    baseline: float | None = None
+    target: float | None = None
+    comparison: Literal[">=", "<="] | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def ratio(self) -> float:
+    def report_only(self) -> bool:
+        """True for a row that reports ``ours`` alone, without a baseline."""
+        return self.baseline is None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None:
+            return None
         return self.ours / self.baseline if self.baseline else float("nan")
 
     @property
-    def met(self) -> bool:
+    def met(self) -> bool | None:
+        ratio = self.ratio
+        if ratio is None or self.target is None:
+            return None
         if self.comparison == ">=":
-            return self.ratio >= self.target
-        return self.ratio <= self.target
+            return ratio >= self.target
+        return ratio <= self.target
+
+    @property
+    def target_text(self) -> str:
+        """The target as the table and the JSON show it, such as ">= 0.5"."""
+        if self.target is None or self.comparison is None:
+            return "report"
+        return f"{self.comparison} {self.target}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,7 +109,7 @@ class BenchResult:
             "ours": self.ours,
             "baseline": self.baseline,
             "ratio": self.ratio,
-            "target": f"{self.comparison} {self.target}",
+            "target": self.target_text,
             "met": self.met,
             "details": self.details,
         }

@@ -18,6 +18,7 @@ from bench.common import BenchResult, Sizes, Stopwatch
 from bench.fanout import run_fanout
 from bench.ingest import run_ingest, run_no_change
 from bench.pull_api import run_pull_api
+from bench.scale import run_scale
 from hub.settings import Settings
 
 __all__ = ["BENCHMARKS", "format_table", "run_benchmarks", "write_report"]
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "fanout": run_fanout,
     "agent_apply": run_agent_apply,
     "pull_api": run_pull_api,
+    "scale": run_scale,
 }
 
 
@@ -58,14 +60,22 @@ async def run_benchmarks(
                 continue
         result.details["wall_seconds"] = watch.seconds
         results.append(result)
-        logger.info(
-            "%s: done in %.1fs, ratio %.3f (target %s %s)",
-            name,
-            watch.seconds,
-            result.ratio,
-            result.comparison,
-            result.target,
-        )
+        if result.ratio is None:
+            logger.info(
+                "%s: done in %.1fs, %s %s (report only)",
+                name,
+                watch.seconds,
+                _figure(result.ours),
+                result.unit,
+            )
+        else:
+            logger.info(
+                "%s: done in %.1fs, ratio %.3f (target %s)",
+                name,
+                watch.seconds,
+                result.ratio,
+                result.target_text,
+            )
 
     report = {
         "mode": sizes.name,
@@ -137,11 +147,14 @@ def format_table(results: list[BenchResult]) -> str:
         "| --- | --- | --- | ---: | ---: | ---: | --- | --- |",
     ]
     for result in results:
+        # A report-only row shows a dash where a baseline figure would be.
+        baseline = "-" if result.baseline is None else _figure(result.baseline)
+        ratio = "-" if result.ratio is None else f"{result.ratio:.2f}"
+        met = {None: "-", True: "yes", False: "no"}[result.met]
         lines.append(
             f"| {result.name} | {result.path} | {result.unit} "
-            f"| {_figure(result.ours)} | {_figure(result.baseline)} "
-            f"| {result.ratio:.2f} | {result.comparison} {result.target} "
-            f"| {'yes' if result.met else 'no'} |"
+            f"| {_figure(result.ours)} | {baseline} "
+            f"| {ratio} | {result.target_text} | {met} |"
         )
     return "\n".join(lines)
 
