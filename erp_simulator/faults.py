@@ -2,7 +2,8 @@
 
 Tests set faults through ``POST /_simulator/faults``: slow responses, a
 slow first request (a cold start), errors in each of 1C's forms, truncated
-bodies, and items added between two pages of a paged read.
+bodies, items added between two pages of a paged read, and an empty or
+partial data set.
 """
 
 import asyncio
@@ -13,6 +14,7 @@ from typing import Literal
 from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from erp_simulator.onec import Row
 from erp_simulator.responses import (
     JSON_MEDIA_TYPE,
     XML_MEDIA_TYPE,
@@ -56,6 +58,13 @@ class FaultSettings(BaseModel):
         le=1000,
         description="Items to add to the catalogue once, just before a request "
         "for a later page ($skip > 0) of Catalog_Номенклатура.",
+    )
+    serve_share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of every entity set's rows that list requests see, "
+        "from the first row on: 0 serves an empty set, 0.5 the first half.",
     )
 
 
@@ -122,3 +131,11 @@ class Faults:
                 return 0
             self._settings.add_items_between_pages = 0
             return count
+
+    def limit_rows(self, rows: list[Row]) -> list[Row]:
+        """Return the first ``serve_share`` of ``rows``, for a list request."""
+        with self._lock:
+            share = self._settings.serve_share
+        if share >= 1:
+            return rows
+        return rows[: int(len(rows) * share)]

@@ -146,7 +146,7 @@ class ODataService:
         rows = entity_set.rows()
         if resource.key is not None:
             return self._serve_record(request, resource.key, entity_set, rows, as_json)
-        result = apply_query(rows, options)
+        result = apply_query(self.catalogue.faults.limit_rows(rows), options)
         if resource.count:
             return Response(
                 str(len(result.rows)), media_type="text/plain;charset=utf-8"

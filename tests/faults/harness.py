@@ -8,6 +8,7 @@ revisions, hashes and data) and must have read up to the committed revision.
 import asyncio
 import inspect
 import os
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -36,10 +37,12 @@ __all__ = [
     "ITEMS",
     "Hub",
     "Store",
+    "agent_environment",
     "assert_converged",
     "compare_all",
     "fast_connectors_file",
     "hub_environment",
+    "running",
     "serve_hub",
     "wait_until",
 ]
@@ -269,6 +272,42 @@ def hub_environment(
     environment["PYTHONPATH"] = str(REPO_DIR)
     environment["PYTHONUNBUFFERED"] = "1"
     return environment
+
+
+def agent_environment() -> dict[str, str]:
+    """Return the environment of an agent subprocess: no inherited agent settings."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("RETAIL_HUB_AGENT_")
+    }
+    environment["PYTHONPATH"] = str(REPO_DIR)
+    environment["PYTHONUNBUFFERED"] = "1"
+    return environment
+
+
+@asynccontextmanager
+async def running(
+    command: list[str], log: Path, environment: dict[str, str]
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run ``command`` with its output appended to ``log``; kill it afterwards.
+
+    The process is killed on leaving the block unless it has exited already.
+    """
+    with log.open("ab") as output:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            cwd=REPO_DIR,
+        )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 async def wait_until(
