@@ -1,9 +1,10 @@
 """The diff of a full ERP data set against the repository."""
 
+import hashlib
 from dataclasses import dataclass
 
 from connectors.mapping import MappingResult
-from contracts import document_hash
+from contracts import canonical_json
 from hub.repository import IndexEntry, PendingChange
 
 __all__ = ["TOMBSTONE_HASH", "Diff", "diff_snapshot"]
@@ -36,12 +37,15 @@ def diff_snapshot(index: dict[str, IndexEntry], mapped: MappingResult) -> Diff:
 
     for key in sorted(mapped.documents):
         scope, data = mapped.documents[key]
-        digest = document_hash(data)
+        encoded = canonical_json(data)
+        digest = hashlib.sha256(encoded).hexdigest()
         stored = index.get(key)
         if stored is not None and not stored.deleted and stored.hash == digest:
             unchanged += 1
             continue
-        changes.append(PendingChange(key, digest, scope, data, stored is not None))
+        changes.append(
+            PendingChange(key, digest, scope, data, stored is not None, encoded)
+        )
 
     # A quarantined record keeps its last good version instead of being deleted.
     quarantined = {record.key for record in mapped.quarantined}

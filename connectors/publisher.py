@@ -24,13 +24,12 @@ from contracts import (
     HEADER_REV_TO,
     HEADER_SCHEMA_VERSION,
     HEADER_SCOPE,
-    ChangeDocument,
     batch_message_id,
     get_entity,
     routing_key,
 )
 from hub.backlog import BacklogGuard
-from hub.repository import Repository
+from hub.repository import ChangeRow, Repository
 
 __all__ = ["PublishReport", "Publisher"]
 
@@ -90,8 +89,7 @@ class Publisher:
         report = PublishReport(entity)
         if self.backlog_guard is not None:
             await self.backlog_guard.check(entity)
-        committed = await self.repository.committed_revision(entity)
-        watermark = await self.repository.published_revision(entity)
+        committed, watermark = await self.repository.committed_and_published(entity)
         report.watermark = watermark
 
         if watermark < committed:
@@ -102,7 +100,7 @@ class Publisher:
                 async for rows in chunks:
                     batches = self._batches(rows)
                     await asyncio.gather(*(self._send(entity, b) for b in batches))
-                    watermark = rows[-1][1].rev
+                    watermark = rows[-1].document.rev
                     await self.repository.advance_watermark(entity, watermark)
                     report.messages += len(batches)
                     report.documents += len(rows)
@@ -123,11 +121,12 @@ class Publisher:
             )
         return report
 
-    def _batches(self, rows: list[tuple[str, ChangeDocument]]) -> list[_Batch]:
+    def _batches(self, rows: list[ChangeRow]) -> list[_Batch]:
         open_batches: dict[str, _Batch] = {}
         done: list[_Batch] = []
-        for scope, document in rows:
-            part = document.model_dump_json().encode()
+        for row in rows:
+            scope, document = row.scope, row.document
+            part = row.encode()
             batch = open_batches.get(scope)
             if batch is not None and (
                 len(batch.parts) >= self.batch_size

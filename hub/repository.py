@@ -35,12 +35,13 @@ Two in-process caches spare the reads that cost most on such servers:
   watermark passes them.
 """
 
+import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -51,7 +52,13 @@ from contracts import ChangeDocument
 from hub.errors import RepositoryUnavailableError
 from hub.settings import Settings
 
-__all__ = ["IndexEntry", "PendingChange", "Repository", "translate_unavailable"]
+__all__ = [
+    "ChangeRow",
+    "IndexEntry",
+    "PendingChange",
+    "Repository",
+    "translate_unavailable",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +85,9 @@ class PendingChange:
     scope: str
     data: dict[str, Any] | None
     replaces: bool = True
-    """False when no version of ``key`` is stored yet, which saves a delete."""
+    """False when no version of ``key`` is stored yet."""
+    encoded: bytes | None = None
+    """The canonical JSON of ``data``, when the caller already made it."""
 
     @property
     def deleted(self) -> bool:
@@ -101,11 +110,26 @@ class _CachedIndex:
     entries: dict[str, IndexEntry]
 
 
+class ChangeRow(NamedTuple):
+    """A committed document as the publisher and the pull API read it."""
+
+    scope: str
+    document: ChangeDocument
+    body: bytes | None = None
+    """The document's JSON, when the writer encoded it already."""
+
+    def encode(self) -> bytes:
+        """Return the document as JSON, as messages and pages list it."""
+        if self.body is not None:
+            return self.body
+        return self.document.model_dump_json().encode()
+
+
 @dataclass(frozen=True, slots=True)
 class _RecentWrite:
     first: int
     last: int
-    rows: list[tuple[str, ChangeDocument]]
+    rows: list[ChangeRow]
 
     def covers(self, after: int, up_to: int) -> bool:
         return self.first - 1 <= after and up_to <= self.last
@@ -206,6 +230,11 @@ class Repository:
     async def committed_revision(self, entity: str) -> int:
         """Return the revision up to which every document of ``entity`` is written."""
         return int((await self._revisions(entity)).get("committed", 0))
+
+    async def committed_and_published(self, entity: str) -> tuple[int, int]:
+        """Return the committed revision and the watermark of ``entity``."""
+        revisions = await self._revisions(entity)
+        return int(revisions.get("committed", 0)), int(revisions.get("published", 0))
 
     async def published_revision(self, entity: str) -> int:
         """Return the publisher's watermark of ``entity``."""
@@ -406,7 +435,7 @@ class Repository:
 
     async def iter_changes_with_scope(
         self, entity: str, after: int, chunk: int, *, up_to: int
-    ) -> AsyncGenerator[list[tuple[str, ChangeDocument]], None]:
+    ) -> AsyncGenerator[list[ChangeRow], None]:
         """Yield every document with after < rev <= up_to and its scope, in chunks.
 
         The documents come in revision order, at most ``chunk`` at a time,
@@ -427,11 +456,11 @@ class Repository:
             .sort("rev", ASCENDING)
             .batch_size(chunk)
         )
-        rows: list[tuple[str, ChangeDocument]] = []
+        rows: list[ChangeRow] = []
         try:
             async with translate_unavailable(f"reading changes of {entity}"):
                 async for row in cursor:
-                    rows.append((row["scope"], _change_document(row)))
+                    rows.append(ChangeRow(row["scope"], _change_document(row)))
                     if len(rows) == chunk:
                         yield rows
                         rows = []
@@ -513,23 +542,33 @@ def _version(
     }
 
 
-def _written_rows(
-    changes: list[PendingChange], first: int
-) -> list[tuple[str, ChangeDocument]]:
-    # The fields come from a validated write, so the models skip validation.
-    return [
-        (
-            change.scope,
-            ChangeDocument.model_construct(
-                key=change.key,
-                rev=first + position,
-                deleted=change.deleted,
-                hash=change.hash,
-                data=change.data,
-            ),
+def _written_rows(changes: list[PendingChange], first: int) -> list[ChangeRow]:
+    rows = []
+    for position, change in enumerate(changes):
+        revision = first + position
+        # The fields come from a validated write, so the model skips validation.
+        document = ChangeDocument.model_construct(
+            key=change.key,
+            rev=revision,
+            deleted=change.deleted,
+            hash=change.hash,
+            data=change.data,
         )
-        for position, change in enumerate(changes)
-    ]
+        body = None
+        if change.encoded is not None:
+            # The same fields in the same order as ChangeDocument's JSON.
+            body = b"".join(
+                [
+                    b'{"key":',
+                    json.dumps(change.key, ensure_ascii=False).encode(),
+                    f',"rev":{revision},"deleted":false,"hash":"{change.hash}",'
+                    '"data":'.encode(),
+                    change.encoded,
+                    b"}",
+                ]
+            )
+        rows.append(ChangeRow(change.scope, document, body))
+    return rows
 
 
 def _change_document(row: dict[str, Any]) -> ChangeDocument:

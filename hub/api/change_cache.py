@@ -170,7 +170,10 @@ class ChangeCache:
         )
         async with contextlib.aclosing(chunks):
             async for rows in chunks:
-                read += [(scope, encode_change(doc)) for scope, doc in rows]
+                read += [
+                    (row.scope, CachedChange(row.document.rev, row.encode()))
+                    for row in rows
+                ]
         for scope, change in read:
             log.append(scope, change)
         log.top = committed
