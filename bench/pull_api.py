@@ -3,12 +3,12 @@
 The server runs in a child process, so the client and the server each get a
 core of their own instead of sharing one event loop. The baseline is a bare
 FastAPI endpoint on the same uvicorn setup that returns the hub's own
-response bytes for each page, so the difference is the hub's work per request.
+response bytes for each page, compressed by the same gzip middleware as the
+hub's, so the difference is the hub's work per request.
 """
 
 import asyncio
 import logging
-import multiprocessing
 import time
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -16,13 +16,15 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Response
+from fastapi.middleware.gzip import GZipMiddleware
 
+from bench.child import ChildServer, serve_until_stopped
 from bench.common import BenchResult, Sizes, Stopwatch, bench_settings, generate_items
 from contracts import document_hash
 from hub.api import create_app
+from hub.api.app import GZIP_MINIMUM_BYTES
 from hub.credentials import hash_token
 from hub.repository import PendingChange, Repository
-from hub.serving import BackgroundServer
 from hub.settings import Settings
 
 __all__ = ["run_pull_api"]
@@ -31,12 +33,11 @@ logger = logging.getLogger("bench")
 
 ENTITY = "items"
 PAGE_SIZE = 500
-_SERVER_START_SECONDS = 60.0
-_STOP_COMMAND = "stop"
 
 
 def _bare_app(pages: dict[int, bytes]) -> FastAPI:
     app = FastAPI()
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
 
     @app.get("/v1/stores/{store_id}/changes/{entity}")
     async def get_changes(
@@ -48,59 +49,11 @@ def _bare_app(pages: dict[int, bytes]) -> FastAPI:
 
 
 def _serve(
-    kind: str, database: str, pages: dict[int, bytes], pipe: Connection, seconds: float
+    kind: str, database: str, pages: dict[int, bytes], seconds: float, pipe: Connection
 ) -> None:
     """Serve the hub API or the bare endpoint in a child process until stopped."""
-    asyncio.run(_serve_until_stopped(kind, database, pages, pipe, seconds))
-
-
-async def _serve_until_stopped(
-    kind: str, database: str, pages: dict[int, bytes], pipe: Connection, seconds: float
-) -> None:
     app = create_app(Settings(mongo_database=database)) if kind == "hub" else None
-    async with BackgroundServer(app or _bare_app(pages)) as server:
-        pipe.send(server.port)
-        # The parent sends the stop command; the timeout bounds an orphan.
-        await asyncio.to_thread(pipe.poll, seconds)
-
-
-class ChildServer:
-    """A server process started with ``multiprocessing``'s spawn method."""
-
-    def __init__(
-        self, kind: str, database: str, pages: dict[int, bytes], seconds: float
-    ) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._pipe, child_pipe = context.Pipe()
-        self._process = context.Process(
-            target=_serve,
-            args=(kind, database, pages, child_pipe, seconds),
-            daemon=True,
-        )
-        self.url = ""
-
-    async def __aenter__(self) -> "ChildServer":
-        self._process.start()
-        ready = await asyncio.to_thread(self._pipe.poll, _SERVER_START_SECONDS)
-        if not ready:
-            self._stop()
-            raise TimeoutError(
-                f"server process did not start in {_SERVER_START_SECONDS}s"
-            )
-        self.url = f"http://127.0.0.1:{self._pipe.recv()}"
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await asyncio.to_thread(self._stop)
-
-    def _stop(self) -> None:
-        if self._process.is_alive():
-            self._pipe.send(_STOP_COMMAND)
-            self._process.join(30)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(10)
-        self._pipe.close()
+    asyncio.run(serve_until_stopped(app or _bare_app(pages), pipe, seconds))
 
 
 def _token(store_id: str) -> str:
@@ -217,7 +170,7 @@ async def run_pull_api(sizes: Sizes) -> BenchResult:
     try:
         await _seed(repository, documents, stores)
         async with ChildServer(
-            "hub", settings.mongo_database, {}, child_seconds
+            _serve, ("hub", settings.mongo_database, {}, child_seconds)
         ) as server:
             pages = await _capture_pages(server.url, stores[0], sizes.pull_pages + 1)
             afters = list(pages)
@@ -232,7 +185,7 @@ async def run_pull_api(sizes: Sizes) -> BenchResult:
         logger.info("pull_api: hub API %s", _summary(ours))
 
         async with ChildServer(
-            "bare", settings.mongo_database, pages, child_seconds
+            _serve, ("bare", settings.mongo_database, pages, child_seconds)
         ) as server:
             await _capture_pages(server.url, stores[0], sizes.pull_pages + 1)
             baseline = await _pull_load(
