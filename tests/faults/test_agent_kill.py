@@ -42,13 +42,13 @@ async def test_agent_killed_handling_message(
     settings: Settings,
     repository: Repository,
     broker: Broker,
-    cleanup_queues: list[str],
+    store_queues: list[str],
     tmp_path: Path,
     point: str,
     held_after_kill: int,
 ) -> None:
     settings = settings.model_copy(update={"publish_batch_size": BATCH_SIZE})
-    async with serve_hub(settings, repository, tmp_path, cleanup_queues) as hub:
+    async with serve_hub(settings, repository, tmp_path, store_queues) as hub:
         victim = await hub.add_store("amqp", broker.channel, broker.exchange)
         bystander = await hub.add_store("amqp", broker.channel, broker.exchange)
         queue = queue_name(victim.store_id, ITEMS)

@@ -78,7 +78,7 @@ async def erp_case(
     settings: Settings,
     repository: Repository,
     broker: Broker,
-    cleanup_queues: list[str],
+    store_queues: list[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[ErpCase]:
@@ -88,7 +88,7 @@ async def erp_case(
         settings = settings.model_copy(
             update={"erp_url": erp.url, "erp_timeout_seconds": ERP_TIMEOUT_SECONDS}
         )
-        async with serve_hub(settings, repository, tmp_path, cleanup_queues) as hub:
+        async with serve_hub(settings, repository, tmp_path, store_queues) as hub:
             await hub.add_store("amqp", broker.channel, broker.exchange)
             await hub.add_store("pull")
             yield ErpCase(hub, broker, erp.url, catalogue)

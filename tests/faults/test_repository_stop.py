@@ -68,13 +68,13 @@ async def hub(
     private_repository: Repository,
     settings: Settings,
     broker: Broker,
-    cleanup_queues: list[str],
+    store_queues: list[str],
     tmp_path: Path,
 ) -> AsyncIterator[Hub]:
     settings = settings.model_copy(
         update={"mongo_url": private_ferretdb.url, "mongo_timeout_ms": 500}
     )
-    async with serve_hub(settings, private_repository, tmp_path, cleanup_queues) as hub:
+    async with serve_hub(settings, private_repository, tmp_path, store_queues) as hub:
         await hub.add_store("amqp", broker.channel, broker.exchange)
         await hub.add_store("pull")
         yield hub
