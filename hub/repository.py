@@ -422,17 +422,6 @@ class Repository:
             rows = await cursor.limit(limit).to_list(limit)
         return [_change_document(row) for row in rows]
 
-    async def changes_after_with_scope(
-        self, entity: str, after: int, limit: int, *, up_to: int
-    ) -> list[tuple[str, ChangeDocument]]:
-        """Like ``changes_after``, but pair each document with its scope."""
-        query = {"entity": entity, "rev": {"$gt": after, "$lte": up_to}}
-        projection = {**_CHANGE_PROJECTION, "scope": 1}
-        cursor = self.db.documents.find(query, projection).sort("rev", ASCENDING)
-        async with translate_unavailable(f"reading changes of {entity}"):
-            rows = await cursor.limit(limit).to_list(limit)
-        return [(row["scope"], _change_document(row)) for row in rows]
-
     async def iter_changes_with_scope(
         self, entity: str, after: int, chunk: int, *, up_to: int
     ) -> AsyncGenerator[list[ChangeRow], None]:
