@@ -1,5 +1,6 @@
 """Pages from the pull API's change cache equal pages read from the repository."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -8,6 +9,7 @@ import pytest
 
 from contracts import SCOPE_ALL, document_hash, group_scope, store_scope
 from hub.api import create_app
+from hub.api.change_cache import ChangeCache
 from hub.credentials import hash_token, new_secret
 from hub.repository import PendingChange, Repository
 from hub.serving import BackgroundServer
@@ -115,3 +117,25 @@ async def test_pages_below_cached_range_read_repository(
     revisions = [doc["rev"] for page in pages for doc in page["documents"]]
     assert revisions == list(range(1, len(keys) + 1))
     assert pages[-1]["next_after"] == len(keys)
+
+
+async def test_joined_fill_reaches_newer_revision(repository: Repository) -> None:
+    await repository.write_changes(
+        "items", [_change(f"a{i}", SCOPE_ALL) for i in range(3)]
+    )
+    committed = await repository.write_changes(
+        "items", [_change(f"b{i}", SCOPE_ALL) for i in range(3)]
+    )
+    cache = ChangeCache(repository, CACHE_DOCUMENTS)
+
+    # A request that read the committed revision before the second write
+    # starts the fill. A request that read the newer one joins that fill.
+    older = asyncio.create_task(cache.page("items", [SCOPE_ALL], 0, 500, 3))
+    await asyncio.sleep(0)
+    newer = await cache.page("items", [SCOPE_ALL], 0, 500, committed)
+    earlier = await older
+
+    assert newer is not None
+    assert [change.rev for change in newer] == list(range(1, committed + 1))
+    assert earlier is not None
+    assert [change.rev for change in earlier] == [1, 2, 3]

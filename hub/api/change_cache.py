@@ -148,7 +148,10 @@ class ChangeCache:
 
     async def _log(self, entity: str, committed: int) -> _EntityLog:
         log = self._logs.get(entity)
-        if log is None or log.top < committed:
+        # A fill that another request started may stop below ``committed``,
+        # because that request read an older committed revision, so the
+        # log is filled again until it reaches this one.
+        while log is None or log.top < committed:
             await self._flights.run(
                 f"fill:{entity}", lambda: self._fill(entity, committed)
             )
