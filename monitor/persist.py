@@ -27,6 +27,11 @@ __all__ = ["MonitorStore"]
 logger = logging.getLogger(__name__)
 
 _PRUNE_EVERY = timedelta(hours=1)
+# Statuses replaced per update command. On FerretDB 1.24's SQLite backend an
+# update command of 150 upserts never finished and held all 100 of the
+# server's SQLite connections, so every other client stalled too (a command
+# of 99 finished).
+_REPLACE_CHUNK = 50
 
 
 class MonitorStore:
@@ -60,18 +65,14 @@ class MonitorStore:
         replaced document, so a check's write grows with the square of the
         number of stores there; MongoDB replaces by ``_id`` through its index.
         """
+        replacements = [
+            ReplaceOne({"_id": store_id}, status.model_dump(by_alias=True), upsert=True)
+            for store_id, status in statuses.items()
+        ]
         async with translate_unavailable("writing the monitor's check"):
-            if statuses:
+            for start in range(0, len(replacements), _REPLACE_CHUNK):
                 await self.db[STATUS].bulk_write(
-                    [
-                        ReplaceOne(
-                            {"_id": store_id},
-                            status.model_dump(by_alias=True),
-                            upsert=True,
-                        )
-                        for store_id, status in statuses.items()
-                    ],
-                    ordered=False,
+                    replacements[start : start + _REPLACE_CHUNK], ordered=False
                 )
             if history:
                 await self.db[HISTORY].insert_many(
