@@ -259,7 +259,8 @@ class Repository:
         crashed writer stored, and the next commit makes them visible. The
         result comes from memory while no other process wrote ``entity``
         since this one last read or wrote it. Otherwise every document is
-        read, and older versions found beside newer ones are deleted.
+        read, and committed versions that a newer committed version
+        supersedes are deleted.
         """
         revisions = await self._revisions(entity)
         reserved = int(revisions.get("reserved", 0))
@@ -274,20 +275,28 @@ class Repository:
 
         self._indexes.pop(entity, None)
         index: dict[str, IndexEntry] = {}
-        newest: dict[str, tuple[int, Any]] = {}
+        newest: dict[str, int] = {}
+        # Readers stop at ``committed``, so a version above it supersedes
+        # nothing yet. Until the next commit, readers still need the newest
+        # committed version of its key.
+        newest_committed: dict[str, tuple[int, Any]] = {}
         superseded: list[Any] = []
         projection = {"key": 1, "rev": 1, "hash": 1, "deleted": 1, "scope": 1}
         async with translate_unavailable(f"reading documents of {entity}"):
             async for doc in self.db.documents.find({"entity": entity}, projection):
-                key = doc["key"]
-                known = newest.get(key)
-                if known is not None and known[0] > doc["rev"]:
+                key, revision = doc["key"], doc["rev"]
+                if revision > newest.get(key, 0):
+                    newest[key] = revision
+                    index[key] = IndexEntry(doc["hash"], doc["deleted"], doc["scope"])
+                if revision > committed:
+                    continue
+                known = newest_committed.get(key)
+                if known is not None and known[0] > revision:
                     superseded.append(doc["_id"])
                     continue
                 if known is not None:
                     superseded.append(known[1])
-                newest[key] = (doc["rev"], doc["_id"])
-                index[key] = IndexEntry(doc["hash"], doc["deleted"], doc["scope"])
+                newest_committed[key] = (revision, doc["_id"])
             await self._delete_versions(entity, superseded)
         self._indexes[entity] = _CachedIndex(reserved, committed, index)
         return dict(index)

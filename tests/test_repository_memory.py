@@ -2,12 +2,17 @@
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import AutoReconnect
 
 from connectors.diff import diff_snapshot
 from connectors.mapping import MappingResult
 from contracts import SCOPE_ALL, document_hash, group_scope
+from hub import repository as repository_module
+from hub.errors import RepositoryUnavailableError
 from hub.repository import ChangeRow, PendingChange, Repository
 from hub.settings import Settings
 
@@ -105,3 +110,43 @@ async def test_compaction_waits_for_threshold(repository: Repository) -> None:
     assert stored_before == 20
     assert compacted == 10
     assert stored_after == 10
+
+
+async def test_index_read_keeps_committed_versions(
+    repository: Repository, second: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await repository.write_changes(
+        ITEMS, diff_snapshot({}, _mapping({"a": "one", "b": "two"})).changes
+    )
+    index = await repository.load_index(ITEMS)
+    changes = diff_snapshot(index, _mapping({"a": "one, v2", "b": "two, v2"})).changes
+
+    # The write stops after its first insert batch, as if the server died.
+    inserts = 0
+    insert_many = AsyncCollection.insert_many
+
+    async def insert_then_fail(
+        self: AsyncCollection[Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        nonlocal inserts
+        inserts += 1
+        if inserts > 1:
+            raise AutoReconnect("connection closed")
+        return await insert_many(self, *args, **kwargs)
+
+    monkeypatch.setattr(repository_module, "_WRITE_CHUNK", 1)
+    monkeypatch.setattr(AsyncCollection, "insert_many", insert_then_fail)
+    with pytest.raises(RepositoryUnavailableError):
+        await repository.write_changes(ITEMS, changes)
+    monkeypatch.undo()
+
+    # The next run reads the index, which counts the uncommitted version of
+    # "a". Readers must still see the committed one until the next commit.
+    index = await second.load_index(ITEMS)
+    live = await second.live_documents(ITEMS)
+
+    assert inserts == 2
+    assert index["a"].hash == document_hash({"ref": "a", "name": "one, v2"})
+    assert sorted(live) == ["a", "b"]
+    assert live["a"].data == {"ref": "a", "name": "one"}
+    assert live["a"].rev == 1
