@@ -111,6 +111,10 @@ async def run_ingest(sizes: Sizes) -> BenchResult:
             steps = await _ingest(repository, changed)
         logger.info("ingest: snapshot with 1%% changed: %s", _rounded(steps))
 
+        # Superseded versions stay until a compaction, which the connector
+        # runs once they exceed repository.COMPACT_SHARE of the documents.
+        with Stopwatch() as compaction:
+            compacted = await repository.compact(ENTITY)
         # What the connector process keeps in memory, a new process reads.
         cold_repository = Repository.from_settings(settings)
         try:
@@ -118,10 +122,6 @@ async def run_ingest(sizes: Sizes) -> BenchResult:
                 await cold_repository.load_index(ENTITY)
         finally:
             await cold_repository.close()
-        # Superseded versions stay until a compaction, which the connector
-        # runs once they exceed repository.COMPACT_SHARE of the documents.
-        with Stopwatch() as compaction:
-            compacted = await repository.compact(ENTITY)
         logger.info(
             "ingest: load_index of a new process %.1fs, compaction of %d versions"
             " %.1fs",
