@@ -8,6 +8,22 @@ import pytest
 
 from hub.broker import dead_letter_queue_name
 from hub.settings import Settings
+from tests.conftest import PrivateFerretDB, unique
+
+
+@pytest.fixture
+def settings(private_ferretdb: PrivateFerretDB) -> Settings:
+    """Settings with the test's own FerretDB server, exchanges and database.
+
+    A server per case keeps other tests' load on the shared FerretDB out of
+    these cases, and lets a case stop the server it uses.
+    """
+    return Settings(
+        mongo_url=private_ferretdb.url,
+        mongo_database=unique("rh_fault_"),
+        exchange=unique("rh-fault-"),
+        dead_letter_exchange=unique("rh-fault-dlx-"),
+    )
 
 
 @pytest.fixture
