@@ -13,6 +13,7 @@ from connectors.errors import LeaseHeldError
 from connectors.odata import ODataClient
 from connectors.scheduler import RunCoordinator, run_schedule
 from contracts import ENTITIES
+from hub.cli_delivery import count_argument
 from hub.connector_runs import run_and_publish
 from hub.repository import Repository, translate_unavailable
 from hub.runtime import open_broker, open_repository
@@ -51,7 +52,9 @@ def add_connector_commands(commands: Any) -> None:
 
     runs = actions.add_parser("runs", help="list recent connector runs, newest first")
     runs.add_argument("--entity", choices=sorted(ENTITIES), help="only this entity")
-    runs.add_argument("--limit", type=int, default=_LIST_LIMIT, help="rows to show")
+    runs.add_argument(
+        "--limit", type=count_argument, default=_LIST_LIMIT, help="rows to show"
+    )
     runs.add_argument("--json", action="store_true", help="print JSON")
 
     quarantine = actions.add_parser(
@@ -59,7 +62,7 @@ def add_connector_commands(commands: Any) -> None:
     )
     quarantine.add_argument("entity", choices=sorted(ENTITIES))
     quarantine.add_argument(
-        "--limit", type=int, default=_LIST_LIMIT, help="rows to show"
+        "--limit", type=count_argument, default=_LIST_LIMIT, help="rows to show"
     )
     quarantine.add_argument("--json", action="store_true", help="print JSON")
 

@@ -29,6 +29,7 @@ __all__ = [
     "STORE_DELIVERY_ACTIONS",
     "add_delivery_commands",
     "add_store_delivery_commands",
+    "count_argument",
     "run_delivery_command",
     "run_store_delivery_command",
 ]
@@ -43,6 +44,18 @@ def _store_id(value: str) -> str:
         return validate_name("store", value)
     except InvalidNameError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def count_argument(value: str) -> int:
+    """Parse a number of rows or messages to handle: a whole number, at least 1."""
+    message = f"invalid count {value!r}: use a whole number of at least 1"
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(message) from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(message)
+    return count
 
 
 def add_delivery_commands(
@@ -111,7 +124,7 @@ def add_store_delivery_commands(
     dead.add_argument("--json", action="store_true", help="print JSON")
     dead.add_argument(
         "--limit",
-        type=int,
+        type=count_argument,
         default=1000,
         metavar="N",
         help="handle at most N messages (default 1000)",

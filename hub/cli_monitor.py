@@ -8,6 +8,7 @@ store document.
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -40,6 +41,29 @@ def _checked(parse: Any) -> Any:
     return check
 
 
+def _seconds(value: str) -> float:
+    message = f"invalid seconds {value!r}: use a number above 0"
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(message) from None
+    # NaN fails every comparison, so the range check rejects it too.
+    if not 0 < seconds < math.inf:
+        raise ValueError(message)
+    return seconds
+
+
+def _revisions(value: str) -> int:
+    message = f"invalid revisions {value!r}: use a whole number, 0 or more"
+    try:
+        revisions = int(value)
+    except ValueError:
+        raise ValueError(message) from None
+    if revisions < 0:
+        raise ValueError(message)
+    return revisions
+
+
 def _clock(value: str) -> str:
     parse_clock(value)
     return value
@@ -68,17 +92,17 @@ def add_monitor_commands(
     set_thresholds.add_argument("group", type=name_argument("group"), metavar="GROUP")
     set_thresholds.add_argument(
         "--silent-after",
-        type=float,
+        type=_checked(_seconds),
         help="seconds without contact after which a store is SILENT",
     )
     set_thresholds.add_argument(
         "--lag-revisions",
-        type=int,
+        type=_checked(_revisions),
         help="revisions behind above which a store is LAGGING",
     )
     set_thresholds.add_argument(
         "--lag-seconds",
-        type=float,
+        type=_checked(_seconds),
         help="seconds behind above which a store is LAGGING",
     )
     threshold_actions.add_parser("list", help="list every group's thresholds")

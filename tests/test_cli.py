@@ -63,6 +63,30 @@ def test_invalid_store_id_is_rejected(settings: Settings) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("connector", "runs", "--limit", "0"),
+        ("connector", "quarantine", "items", "--limit", "-3"),
+        ("store", "dead-letters", "s1", "--limit", "0"),
+        ("monitor", "thresholds", "set", "msk", "--silent-after", "nan"),
+        ("monitor", "thresholds", "set", "msk", "--silent-after", "-5"),
+        ("monitor", "thresholds", "set", "msk", "--lag-revisions", "-1"),
+        ("monitor", "thresholds", "set", "msk", "--lag-revisions", "1.5"),
+        ("monitor", "thresholds", "set", "msk", "--lag-seconds", "0"),
+    ],
+)
+def test_invalid_number_is_rejected(
+    settings: Settings, arguments: tuple[str, ...]
+) -> None:
+    result = _run(settings, *arguments)
+
+    assert result.returncode == 2
+    assert f"argument {arguments[-2]}: invalid" in result.stderr
+    assert repr(arguments[-1]) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_unreachable_erp_fails_clearly(
     settings: Settings, repository: Repository
 ) -> None:
