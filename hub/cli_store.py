@@ -95,14 +95,15 @@ def add_store_commands(
         "change a store; new groups rebind its queues and make it pull again",
     )
     update.add_argument("--name", help="new store name")
-    update.add_argument(
+    groups = update.add_mutually_exclusive_group()
+    groups.add_argument(
         "--group",
         action="append",
         dest="groups",
         type=name_argument("group"),
         help="a group of the store (repeatable); replaces all current groups",
     )
-    update.add_argument(
+    groups.add_argument(
         "--no-groups", action="store_true", help="remove the store from every group"
     )
     update.add_argument(

@@ -87,6 +87,14 @@ def test_invalid_number_is_rejected(
     assert "Traceback" not in result.stderr
 
 
+def test_update_rejects_group_with_no_groups(settings: Settings) -> None:
+    result = _run(settings, "store", "update", "s1", "--group", "spb", "--no-groups")
+
+    assert result.returncode == 2
+    assert "not allowed with argument --group" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_unreachable_erp_fails_clearly(
     settings: Settings, repository: Repository
 ) -> None:
