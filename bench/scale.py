@@ -285,6 +285,17 @@ async def _remove_all(
     }
 
 
+async def _log_broker_figures(management: httpx.AsyncClient, started: int) -> None:
+    # A failed run reports no details, so the broker's state goes to the log
+    # for comparison with complete runs. The cleanup runs after this either way.
+    try:
+        figures = await _broker_figures(management)
+    except (httpx.HTTPError, ValueError, KeyError) as error:
+        logger.warning("scale: reading the broker's figures failed: %r", error)
+        return
+    logger.info("scale: broker after %d registrations started: %s", started, figures)
+
+
 async def run_scale(sizes: Sizes) -> BenchResult:
     """Time the registration of N stores; report seconds and broker memory."""
     settings = bench_settings("scale")
@@ -327,6 +338,8 @@ async def run_scale(sizes: Sizes) -> BenchResult:
         await asyncio.sleep(STATISTICS_WAIT_SECONDS)
         details["after"] = await _broker_figures(management)
     finally:
+        if "after" not in details:
+            await _log_broker_figures(management, len(attempted))
         try:
             with Stopwatch() as removing:
                 details["cleanup"] = await _remove_all(
