@@ -90,6 +90,14 @@ class EntitySetRegistry:
             raise ValueError(f"entity set {entity_set.name!r} is already registered")
         self._sets[entity_set.name] = entity_set
 
+    def replace(self, entity_set: EntitySet) -> None:
+        """Serve ``entity_set`` in place of the set of the same name.
+
+        Raises UnknownEntitySetError if no set has that name.
+        """
+        self.get(entity_set.name)
+        self._sets[entity_set.name] = entity_set
+
     def get(self, name: str) -> EntitySet:
         """Return the set named ``name``, or raise UnknownEntitySetError."""
         try:
