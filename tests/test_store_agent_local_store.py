@@ -2,7 +2,6 @@
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,7 +185,7 @@ def test_data_survives_reopen(tmp_path: Path) -> None:
         assert second.applied_revision("items") == 2
 
 
-def test_applies_100k_documents_quickly(store: LocalStore) -> None:
+def test_applies_100k_documents(store: LocalStore) -> None:
     data = item_data("x")
     digest = document_hash(data)
     documents = [
@@ -194,14 +193,12 @@ def test_applies_100k_documents_quickly(store: LocalStore) -> None:
         for i in range(100_000)
     ]
 
-    started = time.perf_counter()
     result = store.apply("items", documents)
-    elapsed = time.perf_counter() - started
 
+    # The speed of apply is measured by the agent_apply benchmark row.
     assert result.applied == 100_000
     assert store.count("items") == 100_000
-    # Measured at about 1 s on a 2-vCPU AMD EPYC VM; the bound allows slower CI.
-    assert elapsed < 10, f"apply of 100k documents took {elapsed:.1f} s"
+    assert store.applied_revision("items") == 100_000
 
 
 def test_parse_batch_accepts_valid_batch() -> None:
