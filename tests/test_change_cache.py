@@ -139,3 +139,29 @@ async def test_joined_fill_reaches_newer_revision(repository: Repository) -> Non
     assert [change.rev for change in newer] == list(range(1, committed + 1))
     assert earlier is not None
     assert [change.rev for change in earlier] == [1, 2, 3]
+
+
+async def test_long_range_reads_only_kept_revisions(
+    repository: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = ChangeCache(repository, 3)
+    await repository.write_changes("items", [_change("first", SCOPE_ALL)])
+    await cache.page("items", [SCOPE_ALL], 0, 500, 1)
+    committed = await repository.write_changes(
+        "items", [_change(f"k{i:02}", SCOPE_ALL) for i in range(10)]
+    )
+    reads: list[int] = []
+    iter_changes = repository.iter_changes_with_scope
+
+    def record_read(entity: str, after: int, chunk: int, *, up_to: int) -> Any:
+        reads.append(after)
+        return iter_changes(entity, after, chunk, up_to=up_to)
+
+    monkeypatch.setattr(repository, "iter_changes_with_scope", record_read)
+    kept = await cache.page("items", [SCOPE_ALL], committed - 3, 500, committed)
+    below = await cache.page("items", [SCOPE_ALL], committed - 4, 500, committed)
+
+    assert reads == [committed - 3]
+    assert kept is not None
+    assert [change.rev for change in kept] == [committed - 2, committed - 1, committed]
+    assert below is None

@@ -160,7 +160,10 @@ class ChangeCache:
 
     async def _fill(self, entity: str, committed: int) -> None:
         log = self._logs.get(entity)
-        if log is None:
+        # Each revision has at most one document and the log keeps at most
+        # ``max_documents`` of them, so a longer range would be read into
+        # memory only to be trimmed. The log then starts again below it.
+        if log is None or committed - log.top > self.max_documents:
             base = max(0, committed - self.max_documents)
             log = _EntityLog(base=base, top=base)
         if log.top >= committed:
