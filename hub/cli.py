@@ -20,7 +20,11 @@ from connectors.errors import ConnectorError, LeaseHeldError
 from contracts import ENTITIES, InvalidNameError, UnknownEntityError, get_entity
 from hub.api import create_app
 from hub.cli_connector import add_connector_commands, run_connector_command
-from hub.cli_delivery import add_delivery_commands, run_delivery_command
+from hub.cli_delivery import (
+    add_delivery_commands,
+    port_argument,
+    run_delivery_command,
+)
 from hub.cli_monitor import add_monitor_commands, run_monitor_command
 from hub.cli_store import add_store_commands, run_store_command
 from hub.cli_verify import add_verify_commands, run_verify_command
@@ -54,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the HTTP pull API")
     serve.add_argument("--host", help="address to bind (default: RETAIL_HUB_API_HOST)")
-    serve.add_argument("--port", type=int, help="port (default: RETAIL_HUB_API_PORT)")
+    serve.add_argument(
+        "--port", type=port_argument, help="port (default: RETAIL_HUB_API_PORT)"
+    )
 
     add_connector_commands(commands)
 

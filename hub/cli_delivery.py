@@ -30,6 +30,7 @@ __all__ = [
     "add_delivery_commands",
     "add_store_delivery_commands",
     "count_argument",
+    "port_argument",
     "run_delivery_command",
     "run_store_delivery_command",
 ]
@@ -56,6 +57,18 @@ def count_argument(value: str) -> int:
     if count < 1:
         raise argparse.ArgumentTypeError(message)
     return count
+
+
+def port_argument(value: str) -> int:
+    """Parse a TCP port to bind: 0 (any free port) to 65535."""
+    message = f"invalid port {value!r}: use 0 to 65535"
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(message) from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(message)
+    return port
 
 
 def add_delivery_commands(

@@ -16,6 +16,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from hub.audit import current_actor, write_audit
+from hub.cli_delivery import port_argument
 from hub.cli_store import name_argument
 from hub.repository import translate_unavailable
 from hub.runtime import open_repository
@@ -80,7 +81,9 @@ def add_monitor_commands(
         "run", help="check every store on an interval and serve /metrics"
     )
     run.add_argument("--host", help="address to bind (default RETAIL_HUB_MONITOR_HOST)")
-    run.add_argument("--port", type=int, help="port (default RETAIL_HUB_MONITOR_PORT)")
+    run.add_argument(
+        "--port", type=port_argument, help="port (default RETAIL_HUB_MONITOR_PORT)"
+    )
 
     thresholds = actions.add_parser("thresholds", help="thresholds of store groups")
     threshold_actions = thresholds.add_subparsers(

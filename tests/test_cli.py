@@ -74,6 +74,8 @@ def test_invalid_store_id_is_rejected(settings: Settings) -> None:
         ("monitor", "thresholds", "set", "msk", "--lag-revisions", "-1"),
         ("monitor", "thresholds", "set", "msk", "--lag-revisions", "1.5"),
         ("monitor", "thresholds", "set", "msk", "--lag-seconds", "0"),
+        ("serve", "--port", "70000"),
+        ("monitor", "run", "--port", "-1"),
     ],
 )
 def test_invalid_number_is_rejected(
