@@ -16,7 +16,9 @@ class Item(BaseModel):
     either, but a tombstone.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # JSON has no NaN or Infinity, and Python's json module would write them
+    # as bare words that other parsers reject.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     entity: ClassVar[str] = "items"
     schema_version: ClassVar[int] = 2

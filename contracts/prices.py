@@ -15,7 +15,9 @@ class Price(BaseModel):
     scoped to the store group that sells at that price type.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # JSON has no NaN or Infinity, and Python's json module would write them
+    # as bare words that other parsers reject.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     entity: ClassVar[str] = "prices"
     schema_version: ClassVar[int] = 1

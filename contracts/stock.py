@@ -13,7 +13,9 @@ class StockLevel(BaseModel):
     Each store receives only the stock of its own warehouse.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # JSON has no NaN or Infinity, and Python's json module would write them
+    # as bare words that other parsers reject.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     entity: ClassVar[str] = "stock"
     schema_version: ClassVar[int] = 1

@@ -248,6 +248,25 @@ def test_stock_scoped_to_own_store() -> None:
         assert stock["reserved"] == row["КОтгрузкеBalance"]
 
 
+@pytest.mark.parametrize("quantity", [float("nan"), float("inf"), float("-inf")])
+def test_stock_not_finite_is_quarantined(quantity: float) -> None:
+    rows = _rows("AccumulationRegister_ТоварыНаСкладах_Balance")
+    # Python's json module, which reads the ERP's responses, accepts the bare
+    # words NaN and Infinity.
+    bad = {**rows[0], "ВНаличииBalance": quantity}
+
+    result = map_rows(
+        _config("stock"),
+        [bad, *rows[1:]],
+        lookups={"warehouses": _rows("Catalog_Склады")},
+    )
+
+    assert len(result.documents) == len(rows) - 1
+    assert len(result.quarantined) == 1
+    assert result.quarantined[0].key == f"{bad['Номенклатура_Key']}|{bad['Склад_Key']}"
+    assert "finite" in result.quarantined[0].reason
+
+
 def test_stock_of_wholesale_warehouse_is_skipped() -> None:
     row = dict(_rows("AccumulationRegister_ТоварыНаСкладах_Balance")[0])
     row["Склад_Key"] = "88d9c73d-b5a1-4d8c-9b9e-7a2c53a3f3ce"  # central warehouse
