@@ -9,7 +9,7 @@ import pytest
 
 from contracts import SCOPE_ALL, document_hash, group_scope, store_scope
 from hub.api import create_app
-from hub.api.change_cache import ChangeCache
+from hub.api.change_cache import ChangeCache, _SingleFlight
 from hub.credentials import hash_token, new_secret
 from hub.repository import PendingChange, Repository
 from hub.serving import BackgroundServer
@@ -165,3 +165,28 @@ async def test_long_range_reads_only_kept_revisions(
     assert kept is not None
     assert [change.rev for change in kept] == [committed - 2, committed - 1, committed]
     assert below is None
+
+
+async def test_single_flight_restarts_after_finish() -> None:
+    flights = _SingleFlight()
+    finished = asyncio.Event()
+
+    async def first_call() -> str:
+        finished.set()
+        return "first"
+
+    async def second_call() -> str:
+        return "second"
+
+    async def later_caller() -> str:
+        # Woken by the first call itself, so it runs before that call's
+        # task has finished its own callbacks.
+        await finished.wait()
+        return await flights.run("key", second_call)
+
+    later = asyncio.create_task(later_caller())
+    await asyncio.sleep(0)
+    first = await flights.run("key", first_call)
+
+    assert first == "first"
+    assert await asyncio.wait_for(later, 5) == "second"

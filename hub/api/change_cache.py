@@ -99,11 +99,21 @@ class _SingleFlight:
     async def run(self, key: str, call: Callable[[], Awaitable[T]]) -> T:
         running = self._running.get(key)
         if running is None:
-            running = asyncio.ensure_future(call())
+            running = asyncio.ensure_future(self._call_once(key, call))
             self._running[key] = running
-            running.add_done_callback(lambda _: self._running.pop(key, None))
         # shield: a caller that is cancelled must not cancel the shared read.
         return cast(T, await asyncio.shield(running))
+
+    async def _call_once(self, key: str, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        finally:
+            # Removed before the call's task is done, not in a done callback,
+            # so a caller that runs between the two starts a new call instead
+            # of taking a finished one. Awaiting a finished task does not
+            # yield, so ChangeCache._log would otherwise retry it forever.
+            if self._running.get(key) is asyncio.current_task():
+                del self._running[key]
 
 
 class ChangeCache:
