@@ -24,7 +24,7 @@ from typing import Literal, TypeVar
 
 from aio_pika.exceptions import AMQPError
 
-from contracts import ENTITIES, queue_name
+from contracts import ENTITIES, SCOPE_ALL, group_scope, queue_name
 from hub.broker import dead_letter_queue_name
 from hub.credentials import BrokerAdmin, StoreSecrets, amqp_url_with_user
 from hub.errors import HubError, RepositoryUnavailableError, StoreNotFoundError
@@ -38,7 +38,13 @@ from store_agent.local_store import LocalStore
 from store_agent.puller import PullResult
 from store_agent.settings import AgentSettings
 
-__all__ = ["Fleet", "FleetOptions", "SimulatedStore", "fleet_records"]
+__all__ = [
+    "Fleet",
+    "FleetOptions",
+    "SimulatedStore",
+    "fleet_records",
+    "fleet_revision",
+]
 
 logger = logging.getLogger("bench.fleet")
 
@@ -72,6 +78,24 @@ def fleet_records(
         )
         for number in range(count)
     ]
+
+
+async def fleet_revision(repository: Repository, entity: str) -> int:
+    """Return the newest committed revision of ``entity`` that every store gets.
+
+    That is the newest document meant for all stores or for PRICE_GROUP.
+    The committed revision itself may belong to a price of another group,
+    which no store of the fleet receives, so an AMQP store never reaches it.
+    """
+    committed = await repository.committed_revision(entity)
+    query = {
+        "entity": entity,
+        "scope": {"$in": [SCOPE_ALL, group_scope(PRICE_GROUP)]},
+        "rev": {"$lte": committed},
+    }
+    cursor = repository.db.documents.find(query, {"rev": 1}).sort("rev", -1)
+    rows = await cursor.limit(1).to_list(1)
+    return int(rows[0]["rev"]) if rows else 0
 
 
 @dataclass

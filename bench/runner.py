@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 
 from bench.agent_apply import run_agent_apply
 from bench.common import BenchResult, Sizes, Stopwatch
+from bench.end_to_end import run_end_to_end
 from bench.fanout import run_fanout
 from bench.ingest import run_ingest, run_no_change
 from bench.pull_api import run_pull_api
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "agent_apply": run_agent_apply,
     "pull_api": run_pull_api,
     "scale": run_scale,
+    "end_to_end": run_end_to_end,
 }
 
 

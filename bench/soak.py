@@ -40,7 +40,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 from pymongo.errors import PyMongoError
 
-from bench.fleet import PRICE_GROUP, Fleet, FleetOptions, fleet_records
+from bench.fleet import Fleet, FleetOptions, fleet_records, fleet_revision
 from bench.fleet_verify import HubSnapshot, summarize, verify_fleet_store
 from bench.soak_erp import PRICE_CHANGE_PATH
 from bench.soak_services import (
@@ -50,7 +50,6 @@ from bench.soak_services import (
     process_rss_bytes,
     rabbitmq_rss_bytes,
 )
-from contracts import SCOPE_ALL, group_scope
 from hub.credentials import BrokerAdmin
 from hub.repository import Repository
 from hub.settings import Settings
@@ -469,27 +468,12 @@ class Soak:
         return {str(row["_id"]): int(row.get("committed", 0)) for row in rows}
 
     async def _targets(self) -> dict[str, int]:
-        """Return, per lag entity, the newest revision every store should apply.
-
-        That is the newest committed document meant for all stores or for
-        the fleet's group. The committed revision itself may belong to a
-        price of another group, which no store of the fleet receives, so an
-        AMQP store never reaches it.
-        """
+        """Return, per lag entity, the newest revision every store should apply."""
         assert self.repository is not None
-        committed = await self._committed()
-        scopes = [SCOPE_ALL, group_scope(PRICE_GROUP)]
-        targets: dict[str, int] = {}
-        for entity in LAG_ENTITIES:
-            query = {
-                "entity": entity,
-                "scope": {"$in": scopes},
-                "rev": {"$lte": committed.get(entity, 0)},
-            }
-            cursor = self.repository.db.documents.find(query, {"rev": 1})
-            rows = await cursor.sort("rev", -1).limit(1).to_list(1)
-            targets[entity] = int(rows[0]["rev"]) if rows else 0
-        return targets
+        return {
+            entity: await fleet_revision(self.repository, entity)
+            for entity in LAG_ENTITIES
+        }
 
     async def _published(self) -> dict[str, int]:
         assert self.repository is not None
