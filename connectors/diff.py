@@ -26,9 +26,9 @@ class Diff:
 def diff_snapshot(index: dict[str, IndexEntry], mapped: MappingResult) -> Diff:
     """Compare a full data set with the stored documents.
 
-    A document is a change when it is new or its hash differs. A stored live
-    document becomes a tombstone when the ERP marked it for deletion or left
-    it out of the data set, unless the row was quarantined. Changes are
+    A document is a change when it is new, or its hash or scope differs. A
+    stored live document becomes a tombstone when the ERP marked it for
+    deletion or left it out of the data set, unless the row was quarantined. Changes are
     ordered by key, so two runs over the same data assign revisions in the
     same order.
     """
@@ -40,11 +40,21 @@ def diff_snapshot(index: dict[str, IndexEntry], mapped: MappingResult) -> Diff:
         encoded = canonical_json(data)
         digest = hashlib.sha256(encoded).hexdigest()
         stored = index.get(key)
-        if stored is not None and not stored.deleted and stored.hash == digest:
+        # NOTE: a document that moves to another scope leaves the old scope's
+        # view, but stores of the old scope are sent no tombstone and keep it.
+        moves_scope = stored is not None and stored.scope != scope
+        if (
+            stored is not None
+            and not stored.deleted
+            and stored.hash == digest
+            and not moves_scope
+        ):
             unchanged += 1
             continue
         changes.append(
-            PendingChange(key, digest, scope, data, stored is not None, encoded)
+            PendingChange(
+                key, digest, scope, data, stored is not None, encoded, moves_scope
+            )
         )
 
     # A quarantined record keeps its last good version instead of being deleted.
@@ -57,8 +67,6 @@ def diff_snapshot(index: dict[str, IndexEntry], mapped: MappingResult) -> Diff:
             continue
         live_before += 1
         if key not in mapped.documents and key not in quarantined:
-            # NOTE: a document whose scope changed keeps its new scope only;
-            # stores of the old scope are not sent a tombstone for it.
             changes.append(PendingChange(key, TOMBSTONE_HASH, stored.scope, None))
             deletions += 1
 

@@ -88,6 +88,8 @@ class PendingChange:
     """False when no version of ``key`` is stored yet."""
     encoded: bytes | None = None
     """The canonical JSON of ``data``, when the caller already made it."""
+    moves_scope: bool = False
+    """True when the stored version of ``key`` has another scope."""
 
     @property
     def deleted(self) -> bool:
@@ -384,6 +386,18 @@ class Repository:
                 await self.db.documents.insert_many(rows, ordered=False)
 
             await self.commit(entity, last)
+            # A version left in its old scope would stay in that scope's view
+            # until compaction, so a move deletes it now. Moves are rare, and
+            # each delete reads the whole collection on FerretDB.
+            moved = [change.key for change in changes if change.moves_scope]
+            for start in range(0, len(moved), _DELETE_CHUNK):
+                await self.db.documents.delete_many(
+                    {
+                        "entity": entity,
+                        "key": {"$in": moved[start : start + _DELETE_CHUNK]},
+                        "rev": {"$lt": first},
+                    }
+                )
 
         if len(changes) <= _RECENT_MAX_DOCUMENTS:
             self._recent[entity] = _RecentWrite(

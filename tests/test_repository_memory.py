@@ -150,3 +150,19 @@ async def test_index_read_keeps_committed_versions(
     assert sorted(live) == ["a", "b"]
     assert live["a"].data == {"ref": "a", "name": "one"}
     assert live["a"].rev == 1
+
+
+async def test_scope_move_leaves_old_scope_at_once(repository: Repository) -> None:
+    msk, spb = group_scope("msk"), group_scope("spb")
+    first = diff_snapshot({}, _mapping({"a": "one", "b": "two"}, msk))
+    await repository.write_changes(ITEMS, first.changes)
+    index = await repository.load_index(ITEMS)
+    moved = diff_snapshot(index, _mapping({"a": "one", "b": "two"}, spb))
+    last = await repository.write_changes(ITEMS, moved.changes)
+
+    in_msk = await repository.changes_after(ITEMS, 0, 10, up_to=last, scopes=[msk])
+    in_spb = await repository.changes_after(ITEMS, 0, 10, up_to=last, scopes=[spb])
+
+    assert [change.moves_scope for change in moved.changes] == [True, True]
+    assert in_msk == []
+    assert [(doc.key, doc.rev) for doc in in_spb] == [("a", 3), ("b", 4)]
