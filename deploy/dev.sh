@@ -115,12 +115,15 @@ run_tests() {
     "$venv/bin/ruff" format --check .
     log "mypy"
     "$venv/bin/mypy"
+    local status=0
     log "pytest -m 'not faults'"
-    run_pytest -m "not faults" "$@"
+    run_pytest -m "not faults" "$@" || status=$?
     # The fault-injection suite kills and restarts servers and processes of
-    # its own (never the shared ones), so it runs as a step of its own.
+    # its own (never the shared ones), so it runs as a step of its own. It
+    # runs even after failures above, and the command fails if either did.
     log "pytest -m faults (fault-injection suite)"
-    run_pytest -m faults "$@"
+    run_pytest -m faults "$@" || status=$?
+    return "$status"
 }
 
 # pytest, where a selection (-k) that leaves no test in one step is no error.
