@@ -21,6 +21,7 @@ import logging
 import math
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.common import BenchResult, Sizes
@@ -179,16 +180,20 @@ async def _wait_for(
     """
     needed = math.ceil(share * len(fleet.stores))
     reached: dict[str, float] = {}
-    while len(reached) < needed:
-        if time.monotonic() - started > limit:
-            raise TimeoutError(
-                f"{len(reached)} of {len(fleet.stores)} stores applied revision"
-                f" {revision} of {ENTITY} within {limit:.0f} s; {needed} needed"
-            )
-        await asyncio.sleep(_POLL_SECONDS)
-        applied = await asyncio.to_thread(fleet.applied_revisions)
-        now = time.monotonic() - started
-        for store_id, revisions in applied.items():
-            if store_id not in reached and revisions.get(ENTITY, 0) >= revision:
-                reached[store_id] = now
+    loop = asyncio.get_running_loop()
+    # A thread of its own: the default executor is busy with the agents'
+    # SQLite commits, and a check queued behind them would see stores late.
+    with ThreadPoolExecutor(1, thread_name_prefix="end-to-end") as reader:
+        while len(reached) < needed:
+            if time.monotonic() - started > limit:
+                raise TimeoutError(
+                    f"{len(reached)} of {len(fleet.stores)} stores applied revision"
+                    f" {revision} of {ENTITY} within {limit:.0f} s; {needed} needed"
+                )
+            await asyncio.sleep(_POLL_SECONDS)
+            applied = await loop.run_in_executor(reader, fleet.applied_revisions)
+            now = time.monotonic() - started
+            for store_id, revisions in applied.items():
+                if store_id not in reached and revisions.get(ENTITY, 0) >= revision:
+                    reached[store_id] = now
     return reached

@@ -100,7 +100,7 @@ async def fleet_revision(repository: Repository, entity: str) -> int:
 
 @dataclass
 class FleetOptions:
-    """How the agents of the fleet behave."""
+    """Settings of the fleet's agents and of its registration."""
 
     entities: list[str] = field(default_factory=lambda: ["items", "prices", "stock"])
     pull_interval_seconds: float = 30.0

@@ -257,6 +257,7 @@ class Soak:
             self.report["log_folder"] = str(self.services.folder)
             if options.json_path is not None:
                 write_json(options.json_path, self.report)
+                logger.info("report and samples written to %s", options.json_path)
         return code
 
     async def _phases(self, fleet: Fleet) -> int:
@@ -302,7 +303,11 @@ class Soak:
         """
         started = time.monotonic()
         deadline = started + self.options.catch_up_minutes * 60
+        next_sample = started
         while time.monotonic() < deadline:
+            if time.monotonic() >= next_sample:
+                await self._sample(fleet)
+                next_sample += self.options.sample_interval_seconds
             if await self._first_runs_done():
                 targets = await self._targets()
                 seconds = await self._wait_stores(fleet, targets, deadline)
@@ -453,6 +458,10 @@ class Soak:
         }
         sample["sample_seconds"] = round(time.monotonic() - started, 2)
         self.state.samples.append(sample)
+        if self.options.json_path is not None:
+            # Rewritten at every sample, so a run cut short keeps its samples.
+            self.report["samples"] = self.state.samples
+            write_json(self.options.json_path, self.report)
         progress(describe_sample(sample, self.options.minutes))
         return sample
 
@@ -767,7 +776,7 @@ def write_json(path: Path, report: dict[str, Any]) -> None:
     """Write the report as indented JSON, creating the folder if needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_jsonable(report), indent=2, ensure_ascii=False) + "\n")
-    logger.info("samples written to %s", path)
+    logger.debug("samples written to %s", path)
 
 
 def _jsonable(value: Any) -> Any:

@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--items", type=int, default=2000, help="generated items")
     parser.add_argument("--stores", type=int, default=50, help="retail stores")
     parser.add_argument(
-        "--stock-items", type=int, default=2, help="items each store holds in stock"
+        "--stock-items", type=int, default=2, help="items in stock at each store"
     )
     parser.add_argument("--seed", type=int, default=42, help="catalogue seed")
     args = parser.parse_args(argv)

@@ -130,7 +130,7 @@ def rabbitmq_rss_bytes(port: int) -> int | None:
 
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
-"""Where Debian's rabbitmq-server package installs the server's start script."""
+"""Path of the server's start script in Debian's rabbitmq-server package."""
 
 
 def private_broker_command(
@@ -249,7 +249,7 @@ class ChildProcess:
 
 @dataclass
 class ServiceOptions:
-    """What to start and how the ERP catalogue and the schedule look."""
+    """The processes to start, the ERP catalogue's size and the schedule."""
 
     stores: int
     items: int = 2000
@@ -574,7 +574,7 @@ class HubProcesses:
 
 
 async def erp_post(url: str, path: str, body: dict[str, object]) -> dict[str, object]:
-    """POST ``body`` to an admin route of the ERP simulator; return the answer."""
+    """POST ``body`` to an admin route of the ERP simulator; return its JSON body."""
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         response = await client.post(path, json=body)
         response.raise_for_status()
