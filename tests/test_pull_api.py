@@ -1,5 +1,6 @@
 """The pull API against the real MongoDB-protocol server."""
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -9,11 +10,13 @@ import pytest
 from contracts import SCOPE_ALL, document_hash, group_scope, store_scope
 from hub.api import RETRY_AFTER_SECONDS, create_app
 from hub.credentials import hash_token, new_secret
+from hub.delivery import DeliveryState
 from hub.repository import PendingChange, Repository
 from hub.serving import BackgroundServer
 from hub.settings import Settings
 from hub.stores import StoreRecord
 from tests.conftest import PrivateFerretDB, unique
+from tests.delivery_support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -234,3 +237,23 @@ async def test_metrics_count_error_responses(client: httpx.AsyncClient) -> None:
     assert f'retail_hub_api_responses_total{{route="{route}",status="401"}}' in text
     assert f'retail_hub_api_responses_total{{route="{route}",status="422"}}' in text
     assert "nobody" not in text
+
+
+async def test_concurrent_pulls_are_recorded(
+    client: httpx.AsyncClient, repository: Repository
+) -> None:
+    stores = [unique("r") for _ in range(40)]
+    for store in stores:
+        await _register(repository, store, [])
+    await repository.write_changes("items", [_change("a")])
+
+    responses = await asyncio.gather(
+        *(client.get(f"/v1/stores/{store}/changes/items") for store in stores)
+    )
+
+    async def all_recorded() -> bool:
+        states = await DeliveryState(repository).states()
+        return all(states.get(store, {}).get("last_pull_at") for store in stores)
+
+    assert [response.status_code for response in responses] == [200] * len(stores)
+    await wait_for(all_recorded, "every store's last pull recorded")

@@ -19,7 +19,9 @@ from hub.api import (
     rejections,
 )
 from hub.api.change_cache import ChangeCache
+from hub.api.changes import PULL_RECORD_SECONDS
 from hub.api.metrics import ResponseCounter
+from hub.api.pull_recorder import PullRecorder
 from hub.api.ratelimit import RateLimiter
 from hub.api.state import ApiMetrics, ApiState
 from hub.errors import RepositoryUnavailableError
@@ -42,6 +44,7 @@ def create_app(settings: Settings, repository: Repository | None = None) -> Fast
     """
     repo = repository or Repository.from_settings(settings)
     owns_repository = repository is None
+    recorder = PullRecorder(repo, PULL_RECORD_SECONDS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,7 +53,9 @@ def create_app(settings: Settings, repository: Repository | None = None) -> Fast
         except RepositoryUnavailableError as exc:
             # The API starts anyway and responds 503 until the repository is back.
             logger.warning("starting without the repository: %s", exc)
+        recorder.start()
         yield
+        await recorder.stop()
         if owns_repository:
             await repo.close()
 
@@ -63,7 +68,7 @@ def create_app(settings: Settings, repository: Repository | None = None) -> Fast
     limiter = RateLimiter(settings.api_rate_per_second, settings.api_rate_burst)
     cache = ChangeCache(repo, settings.api_cache_documents)
     app.state.hub = ApiState(
-        settings, repo, StoreRegistry(repo), ApiMetrics(), limiter, cache
+        settings, repo, StoreRegistry(repo), ApiMetrics(), limiter, cache, recorder
     )
     app.add_middleware(ResponseCounter, metrics=app.state.hub.metrics)
     # Pages of documents compress well; small responses are not worth it.

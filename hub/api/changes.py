@@ -1,7 +1,6 @@
 """Changes of an entity for one store after a revision, page by page."""
 
 import json
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -11,7 +10,6 @@ from hub.api.auth import require_store
 from hub.api.change_cache import CachedChange, encode_change
 from hub.api.errors import STORE_RESPONSES
 from hub.api.state import ApiState, get_state
-from hub.delivery import DeliveryState
 from hub.errors import ResyncRequiredError
 from hub.stores import StoreRecord
 
@@ -24,7 +22,6 @@ DEFAULT_PAGE_SIZE = 500
 # The monitor needs a store's last pull to the minute, so each process
 # records it at most this often per store, which keeps pulls cheap.
 PULL_RECORD_SECONDS = 60.0
-_pull_recorded_at: dict[str, float] = {}
 
 # A revision query parameter that defaults to the committed revision.
 UpToRevision = Annotated[
@@ -92,11 +89,7 @@ async def get_changes(
     if has_more:
         next_after = changes[-1].rev
 
-    now = time.monotonic()
-    recorded = _pull_recorded_at.get(store.store_id)
-    if recorded is None or now - recorded >= PULL_RECORD_SECONDS:
-        _pull_recorded_at[store.store_id] = now
-        await DeliveryState(state.repository).record_pull(store.store_id)
+    state.pull_recorder.note(store.store_id)
 
     state.metrics.pull_requests.labels(entity).inc()
     state.metrics.pull_documents.labels(entity).inc(len(changes))

@@ -7,6 +7,7 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter
 
 from hub.api.change_cache import ChangeCache
+from hub.api.pull_recorder import PullRecorder
 from hub.api.ratelimit import RateLimiter
 from hub.repository import Repository
 from hub.settings import Settings
@@ -55,6 +56,7 @@ class ApiState:
     metrics: ApiMetrics
     rate_limiter: RateLimiter
     change_cache: ChangeCache
+    pull_recorder: PullRecorder
 
 
 def get_state(request: Request) -> ApiState:
