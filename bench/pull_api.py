@@ -33,6 +33,7 @@ logger = logging.getLogger("bench")
 
 ENTITY = "items"
 PAGE_SIZE = 500
+_ATTEMPTS = 3
 
 
 def _bare_app(pages: dict[int, bytes]) -> FastAPI:
@@ -92,11 +93,31 @@ async def _pull_load(
     """Let every store pull the pages ``afters`` at once; return counts and latency."""
     latencies: list[float] = []
     errors = 0
+    retried = 0
     statuses: dict[int, int] = {}
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(
         max_connections=len(store_ids), max_keepalive_connections=len(store_ids)
     )
+
+    async def get(
+        client: httpx.AsyncClient, store_id: str, after: int
+    ) -> httpx.Response:
+        nonlocal retried
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return await client.get(
+                    f"/v1/stores/{store_id}/changes/{ENTITY}",
+                    params={"after": after, "limit": PAGE_SIZE},
+                    headers=_auth(store_id),
+                )
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # uvicorn closes a keep-alive connection after 5 s without a
+                # request; a request sent as it closes fails and is resent.
+                if attempt == _ATTEMPTS:
+                    raise
+                retried += 1
+        raise AssertionError("unreachable")
 
     async def pull(client: httpx.AsyncClient, store_id: str) -> None:
         nonlocal errors
@@ -104,11 +125,7 @@ async def _pull_load(
             if time.monotonic() > deadline:
                 return
             started = time.perf_counter()
-            response = await client.get(
-                f"/v1/stores/{store_id}/changes/{ENTITY}",
-                params={"after": after, "limit": PAGE_SIZE},
-                headers=_auth(store_id),
-            )
+            response = await get(client, store_id, after)
             latencies.append(time.perf_counter() - started)
             if response.status_code != 200:
                 errors += 1
@@ -126,6 +143,7 @@ async def _pull_load(
         "requests": len(latencies),
         "expected_requests": expected,
         "errors": errors,
+        "retried": retried,
         "error_statuses": statuses,
         "seconds": watch.seconds,
         "requests_per_second": len(latencies) / watch.seconds,

@@ -160,6 +160,28 @@ class DeliveryState:
         """Store the time of a store's pull as ``last_pull_at``, for the monitor."""
         await self._set(store_id, {"last_pull_at": datetime.now(UTC)})
 
+    async def record_pulls(self, store_ids: list[str]) -> None:
+        """Store the current time as ``last_pull_at`` of every store in ``store_ids``.
+
+        Uses three requests for any number of stores, because each update on
+        FerretDB's SQLite backend reads the whole collection.
+        """
+        if not store_ids:
+            return
+        now = datetime.now(UTC)
+        async with translate_unavailable("recording pulls"):
+            rows = self._states.find({"_id": {"$in": store_ids}}, {"_id": 1})
+            existing = {row["_id"] async for row in rows}
+            missing = [store_id for store_id in store_ids if store_id not in existing]
+            if existing:
+                await self._states.update_many(
+                    {"_id": {"$in": sorted(existing)}},
+                    {"$set": {"last_pull_at": now}},
+                )
+            for store_id in missing:
+                # A state document may appear meanwhile; the upsert covers it.
+                await self._set(store_id, {"last_pull_at": now})
+
     async def request_replay(self, store_id: str, entity: str, revision: int) -> None:
         """Ask a store's agent, at its next heartbeat, to pull after ``revision``."""
         await self._set(store_id, {f"replay_from.{entity}": revision})

@@ -4,8 +4,8 @@ The monitor needs a store's last pull to the minute, not each pull, and a
 thousand stores polling at once must not send a thousand writes at once:
 FerretDB's SQLite backend answers concurrent writes to one collection with
 "database is locked". So a pull only notes its store here, and one task
-writes the noted stores one after another, each at most once per
-``interval_seconds``. A failed write is logged and retried with the next
+writes the noted stores in batches, one batch at a time, each store at most
+once per ``interval_seconds``. A failed write is logged and retried with the next
 pull of that store; the pull itself never fails because of it.
 """
 
@@ -20,6 +20,9 @@ from hub.repository import Repository
 __all__ = ["PullRecorder"]
 
 logger = logging.getLogger(__name__)
+
+# Stores written per request batch.
+_BATCH = 500
 
 
 class PullRecorder:
@@ -73,19 +76,21 @@ class PullRecorder:
     async def _write_pending(self) -> None:
         delivery = DeliveryState(self.repository)
         while self._pending:
-            store_id = next(iter(self._pending))
-            del self._pending[store_id]
+            store_ids = list(self._pending)[:_BATCH]
+            for store_id in store_ids:
+                del self._pending[store_id]
             try:
-                await delivery.record_pull(store_id)
+                await delivery.record_pulls(store_ids)
             except Exception as exc:
-                # The next pull of this store tries again.
-                self._recorded_at.pop(store_id, None)
+                # The next pull of these stores tries again.
+                for store_id in store_ids:
+                    self._recorded_at.pop(store_id, None)
                 self.failures += 1
                 if self.failures == 1 or self.failures % 100 == 0:
                     logger.warning(
-                        "could not record the pull of store %s (%d failures so"
+                        "could not record the pulls of %d stores (%d failures so"
                         " far): %s: %s",
-                        store_id,
+                        len(store_ids),
                         self.failures,
                         type(exc).__name__,
                         exc,
