@@ -43,6 +43,7 @@ _READ_CHUNK = 5000
 class CachedChange:
     """One committed document, encoded as it appears in a page."""
 
+    key: str
     rev: int
     body: bytes
 
@@ -54,11 +55,14 @@ class _EntityLog:
     top: int
     by_scope: dict[str, list[CachedChange]] = field(default_factory=dict)
     revisions: dict[str, list[int]] = field(default_factory=dict)
+    newest: dict[str, int] = field(default_factory=dict)
+    """The revision of the newest cached version of each key."""
     size: int = 0
 
     def append(self, scope: str, change: CachedChange) -> None:
         self.by_scope.setdefault(scope, []).append(change)
         self.revisions.setdefault(scope, []).append(change.rev)
+        self.newest[change.key] = max(change.rev, self.newest.get(change.key, 0))
         self.size += 1
 
     def trim(self, max_documents: int) -> None:
@@ -78,8 +82,15 @@ class _EntityLog:
                 del self.by_scope[scope]
                 del self.revisions[scope]
 
-    def page(self, scopes: Iterable[str], after: int, limit: int) -> list[CachedChange]:
-        """Return up to ``limit`` cached changes in ``scopes`` above ``after``."""
+    def page(
+        self, scopes: Iterable[str], after: int, limit: int, committed: int
+    ) -> list[CachedChange]:
+        """Return up to ``limit`` cached changes in ``scopes`` above ``after``.
+
+        Only revisions up to ``committed`` count, and a version is left out
+        when a newer version of its key up to ``committed`` is cached, as
+        the repository leaves it out after compaction.
+        """
         runs = []
         for scope in scopes:
             revisions = self.revisions.get(scope)
@@ -87,7 +98,14 @@ class _EntityLog:
                 start = bisect.bisect_right(revisions, after)
                 runs.append(itertools.islice(self.by_scope[scope], start, None))
         merged = heapq.merge(*runs, key=lambda change: change.rev)
-        return list(itertools.islice(merged, limit))
+        visible = itertools.takewhile(lambda change: change.rev <= committed, merged)
+        newest = self.newest
+        current = (
+            change
+            for change in visible
+            if not change.rev < newest.get(change.key, 0) <= committed
+        )
+        return list(itertools.islice(current, limit))
 
 
 class _SingleFlight:
@@ -150,11 +168,7 @@ class ChangeCache:
         log = await self._log(entity, committed)
         if after < log.base:
             return None
-        return [
-            change
-            for change in log.page(scopes, after, limit)
-            if change.rev <= committed
-        ]
+        return log.page(scopes, after, limit, committed)
 
     async def _log(self, entity: str, committed: int) -> _EntityLog:
         log = self._logs.get(entity)
@@ -187,7 +201,10 @@ class ChangeCache:
         async with contextlib.aclosing(chunks):
             async for rows in chunks:
                 read += [
-                    (row.scope, CachedChange(row.document.rev, row.encode()))
+                    (
+                        row.scope,
+                        CachedChange(row.document.key, row.document.rev, row.encode()),
+                    )
                     for row in rows
                 ]
         for scope, change in read:
@@ -206,4 +223,5 @@ class ChangeCache:
 
 def encode_change(document: ChangeDocument) -> CachedChange:
     """Return ``document`` encoded as JSON, as a page lists it."""
-    return CachedChange(document.rev, document.model_dump_json().encode())
+    body = document.model_dump_json().encode()
+    return CachedChange(document.key, document.rev, body)
