@@ -17,7 +17,7 @@ moves ``committed``. A writer that crashes half-way leaves documents above
 nothing half-written is ever published, without multi-document transactions.
 
 Writes only insert. Every version is its own MongoDB document, and the
-versions a write supersedes stay until ``compact`` deletes them; readers keep
+versions a write supersedes stay until ``compact`` deletes them. Readers keep
 the newest version of each key, and a store applies only newer revisions, so
 an older version read beside a newer one changes nothing. Inserting rather
 than updating or deleting in place keeps writes fast on FerretDB's SQLite
@@ -135,6 +135,24 @@ class _RecentWrite:
 
     def covers(self, after: int, up_to: int) -> bool:
         return self.first - 1 <= after and up_to <= self.last
+
+
+class _SupersededVersions:
+    """The ids of versions that a newer version of the same key supersedes."""
+
+    def __init__(self) -> None:
+        self.ids: list[Any] = []
+        self._newest: dict[str, tuple[int, Any]] = {}
+
+    def add(self, key: str, revision: int, version_id: Any) -> None:
+        """Count one stored version, in any order of revisions."""
+        known = self._newest.get(key)
+        if known is not None and known[0] > revision:
+            self.ids.append(version_id)
+            return
+        if known is not None:
+            self.ids.append(known[1])
+        self._newest[key] = (revision, version_id)
 
 
 @asynccontextmanager
@@ -278,11 +296,7 @@ class Repository:
         self._indexes.pop(entity, None)
         index: dict[str, IndexEntry] = {}
         newest: dict[str, int] = {}
-        # Readers stop at ``committed``, so a version above it supersedes
-        # nothing yet. Until the next commit, readers still need the newest
-        # committed version of its key.
-        newest_committed: dict[str, tuple[int, Any]] = {}
-        superseded: list[Any] = []
+        superseded = _SupersededVersions()
         projection = {"key": 1, "rev": 1, "hash": 1, "deleted": 1, "scope": 1}
         async with translate_unavailable(f"reading documents of {entity}"):
             async for doc in self.db.documents.find({"entity": entity}, projection):
@@ -290,16 +304,12 @@ class Repository:
                 if revision > newest.get(key, 0):
                     newest[key] = revision
                     index[key] = IndexEntry(doc["hash"], doc["deleted"], doc["scope"])
-                if revision > committed:
-                    continue
-                known = newest_committed.get(key)
-                if known is not None and known[0] > revision:
-                    superseded.append(doc["_id"])
-                    continue
-                if known is not None:
-                    superseded.append(known[1])
-                newest_committed[key] = (revision, doc["_id"])
-            await self._delete_versions(entity, superseded)
+                # Readers stop at ``committed``, so a version above it
+                # supersedes nothing yet. Until the next commit, readers
+                # still need the newest committed version of its key.
+                if revision <= committed:
+                    superseded.add(key, revision, doc["_id"])
+            await self._delete_versions(entity, superseded.ids)
         self._indexes[entity] = _CachedIndex(reserved, committed, index)
         return dict(index)
 
@@ -311,23 +321,16 @@ class Repository:
         of a key. Returns the number of versions deleted.
         """
         committed = await self.committed_revision(entity)
-        newest: dict[str, tuple[int, Any]] = {}
-        superseded: list[Any] = []
+        superseded = _SupersededVersions()
         query = {"entity": entity, "rev": {"$lte": committed}}
         async with translate_unavailable(f"compacting documents of {entity}"):
             async for doc in self.db.documents.find(query, {"key": 1, "rev": 1}):
-                known = newest.get(doc["key"])
-                if known is not None and known[0] > doc["rev"]:
-                    superseded.append(doc["_id"])
-                    continue
-                if known is not None:
-                    superseded.append(known[1])
-                newest[doc["key"]] = (doc["rev"], doc["_id"])
-            await self._delete_versions(entity, superseded)
+                superseded.add(doc["key"], doc["rev"], doc["_id"])
+            await self._delete_versions(entity, superseded.ids)
             await self.db.revisions.update_one(
                 {"_id": entity}, {"$set": {"superseded": 0}}
             )
-        return len(superseded)
+        return len(superseded.ids)
 
     async def compact_if_needed(self, entity: str, documents: int) -> int:
         """Run ``compact`` when superseded versions exceed ``COMPACT_SHARE``.
