@@ -234,7 +234,7 @@ async def test_hundred_changes_arrive_once(hub: Hub, tmp_path: Path) -> None:
     assert depths[-1] == 0
 
     # The catch-up pull ends at the latest version, and after compaction the
-    # repository holds that version only, so a pull receives it once.
+    # repository contains that version only, so a pull receives it once.
     async with hub.agent(store, tmp_path / "s.sqlite3") as agent:
         local = agent.local_store
         with LocalStore(tmp_path / "probe.sqlite3") as probe:

@@ -19,9 +19,8 @@ from hub.api import (
     rejections,
 )
 from hub.api.change_cache import ChangeCache
-from hub.api.changes import PULL_RECORD_SECONDS
 from hub.api.metrics import ResponseCounter
-from hub.api.pull_recorder import PullRecorder
+from hub.api.pull_recorder import PULL_RECORD_SECONDS, PullRecorder
 from hub.api.ratelimit import RateLimiter
 from hub.api.state import ApiMetrics, ApiState
 from hub.errors import RepositoryUnavailableError

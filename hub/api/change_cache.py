@@ -6,7 +6,7 @@ request costs a whole-collection read on servers that do not use indexes
 (FerretDB's SQLite backend), so the API keeps the last ``max_documents``
 committed documents of each entity in memory, encoded once, by scope.
 
-The cache only ever holds committed documents, appended in revision order
+The cache only ever contains committed documents, appended in revision order
 as the committed revision moves, so a page from memory is the page the
 repository returns, except that versions deleted by ``Repository.compact``
 may still be served. A store applies only newer revisions, so a superseded
@@ -192,6 +192,7 @@ class ChangeCache:
             log = _EntityLog(base=base, top=base)
         if log.top >= committed:
             return
+
         # Nothing is added until the whole range is read, so a failed read
         # leaves the log as it was.
         read: list[tuple[str, CachedChange]] = []
@@ -200,20 +201,18 @@ class ChangeCache:
         )
         async with contextlib.aclosing(chunks):
             async for rows in chunks:
-                read += [
-                    (
-                        row.scope,
-                        CachedChange(row.document.key, row.document.rev, row.encode()),
-                    )
-                    for row in rows
-                ]
+                for row in rows:
+                    document = row.document
+                    change = CachedChange(document.key, document.rev, row.encode())
+                    read.append((row.scope, change))
+
         for scope, change in read:
             log.append(scope, change)
         log.top = committed
         log.trim(self.max_documents)
         self._logs[entity] = log
         logger.debug(
-            "change cache of %s: read %d documents, holds revisions %d-%d",
+            "change cache of %s: read %d documents, now caches revisions %d-%d",
             entity,
             len(read),
             log.base + 1,

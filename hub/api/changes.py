@@ -19,9 +19,6 @@ MAX_PAGE_SIZE = 5000
 # Revisions are stored as MongoDB's signed 64-bit integers.
 MAX_REVISION = 2**63 - 1
 DEFAULT_PAGE_SIZE = 500
-# The monitor needs a store's last pull to the minute, so each process
-# records it at most this often per store, which keeps pulls cheap.
-PULL_RECORD_SECONDS = 60.0
 
 # A revision query parameter that defaults to the committed revision.
 UpToRevision = Annotated[

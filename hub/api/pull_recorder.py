@@ -1,12 +1,13 @@
 """The time of each store's last pull, written in the background.
 
-The monitor needs a store's last pull to the minute, not each pull, and a
-thousand stores polling at once must not send a thousand writes at once:
-FerretDB's SQLite backend answers concurrent writes to one collection with
-"database is locked". So a pull only notes its store here, and one task
-writes the noted stores in batches, one batch at a time, each store at most
-once per ``interval_seconds``. A failed write is logged and retried with the next
-pull of that store; the pull itself never fails because of it.
+The monitor needs a store's last pull to the minute, not each pull. A
+thousand stores polling at once must not send a thousand writes at once,
+because FerretDB's SQLite backend rejects concurrent writes to one
+collection with "database is locked". So a pull only notes its store here,
+and one task writes the noted stores in batches, one batch at a time, each
+store at most once per ``interval_seconds``. A failed write is logged and
+retried with the next pull of that store, and the pull itself never fails
+because of it.
 """
 
 import asyncio
@@ -17,9 +18,13 @@ import time
 from hub.delivery import DeliveryState
 from hub.repository import Repository
 
-__all__ = ["PullRecorder"]
+__all__ = ["PULL_RECORD_SECONDS", "PullRecorder"]
 
 logger = logging.getLogger(__name__)
+
+# The monitor needs a store's last pull to the minute, so each process
+# records it at most this often per store.
+PULL_RECORD_SECONDS = 60.0
 
 # Stores written per request batch.
 _BATCH = 500
