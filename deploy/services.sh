@@ -8,7 +8,7 @@
 #   deploy/services.sh status   show whether each server accepts connections
 #
 # Settings (environment variables):
-#   RETAIL_HUB_STATE_DIR     folder for FerretDB's data, logs and pid files
+#   RETAIL_HUB_STATE_DIR     folder for the servers' data, logs and pid files
 #                            (default: .state/ in the repository, ignored by git)
 #   FERRETDB_VERSION         FerretDB release to build (default: v1.24.2)
 #   FERRETDB_PORT            FerretDB listen port (default: 27017)
@@ -20,7 +20,8 @@ ferretdb_version=${FERRETDB_VERSION:-v1.24.2}
 ferretdb_port=${FERRETDB_PORT:-27017}
 ferretdb_bin=$state_dir/bin/ferretdb-$ferretdb_version
 ferretdb_dir=$state_dir/ferretdb
-rabbitmq_wait_seconds=120
+rabbitmq_dir=$state_dir/rabbitmq
+rabbitmq_wait_seconds=300
 ferretdb_wait_seconds=60
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -37,6 +38,9 @@ wait_for_port() {
         if port_open "$port"; then
             log "$name accepts connections on 127.0.0.1:$port"
             return 0
+        fi
+        if ((i > 0 && i % 60 == 0)); then
+            log "still waiting for $name on 127.0.0.1:$port ($((i / 2))s)"
         fi
         sleep 0.5
     done
@@ -71,18 +75,33 @@ install_rabbitmq() {
     rabbitmq-plugins enable --offline rabbitmq_management rabbitmq_prometheus >/dev/null
 }
 
+prepare_rabbitmq_dir() {
+    # The node keeps its data in this clone's state folder, not in
+    # /var/lib/rabbitmq: a new clone starts with an empty broker, and queues
+    # left by earlier work on the machine never slow down its start.
+    mkdir -p "$rabbitmq_dir/mnesia" "$rabbitmq_dir/log"
+    if [[ $(id -u) == 0 ]] && id rabbitmq >/dev/null 2>&1; then
+        chown -R rabbitmq:rabbitmq "$rabbitmq_dir"
+        su rabbitmq -s /bin/sh -c "test -w '$rabbitmq_dir/mnesia'" ||
+            die "the rabbitmq user cannot write to $rabbitmq_dir; set RETAIL_HUB_STATE_DIR to a folder it can reach"
+    fi
+    export RABBITMQ_MNESIA_BASE=$rabbitmq_dir/mnesia
+    export RABBITMQ_LOG_BASE=$rabbitmq_dir/log
+}
+
 start_rabbitmq() {
     if port_open 5672; then
         log "RabbitMQ already accepts connections on 127.0.0.1:5672"
         return 0
     fi
     install_rabbitmq
-    log "starting RabbitMQ"
+    prepare_rabbitmq_dir
+    log "starting RabbitMQ (data in $rabbitmq_dir)"
     export ERL_EPMD_ADDRESS=127.0.0.1
     nohup rabbitmq-server >"$state_dir/rabbitmq.log" 2>&1 &
     if ! wait_for_port RabbitMQ 5672 "$rabbitmq_wait_seconds"; then
         tail -n 30 "$state_dir/rabbitmq.log" >&2 || true
-        die "RabbitMQ did not start within ${rabbitmq_wait_seconds}s; see $state_dir/rabbitmq.log and /var/log/rabbitmq/"
+        die "RabbitMQ did not start within ${rabbitmq_wait_seconds}s; see $state_dir/rabbitmq.log and $rabbitmq_dir/log/"
     fi
     rabbitmqctl -q await_startup --timeout "$rabbitmq_wait_seconds" >/dev/null
     wait_for_port "RabbitMQ management" 15672 30 || die "the management plugin did not start"
