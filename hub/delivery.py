@@ -19,19 +19,25 @@ reports an applied revision of at least ``rebound_at``, the entry is removed.
 Until then each heartbeat answer tells the agent to pull.
 """
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from contracts.delivery import Digest, HeartbeatAnswer, HeartbeatRequest, compute_digest
-from hub.repository import Repository, translate_unavailable
+from hub.repository import Repository, is_busy, translate_unavailable
 
 __all__ = ["DeliveryState", "cursor_id"]
 
 logger = logging.getLogger(__name__)
+
+# A store-state write that the server refuses as busy is tried this many
+# times, pausing this long times the attempt number in between.
+_BUSY_ATTEMPTS = 3
+_BUSY_PAUSE_SECONDS = 0.2
 
 
 def cursor_id(store_id: str, entity: str) -> str:
@@ -116,9 +122,12 @@ class DeliveryState:
 
         Two upserts of a missing document may race, and the loser fails with
         a duplicate key. The document exists then, so one retry updates it.
+        A write refused because the server is busy with other writes is
+        tried again after a short pause, up to ``_BUSY_ATTEMPTS`` times.
         """
         async with translate_unavailable(f"writing the state of store {store_id}"):
-            for attempt in (1, 2):
+            duplicates = busy = 0
+            while True:
                 try:
                     return await self._states.find_one_and_update(
                         {"_id": store_id},
@@ -127,13 +136,18 @@ class DeliveryState:
                         return_document=ReturnDocument.AFTER,
                     )
                 except DuplicateKeyError:
-                    if attempt == 2:
+                    duplicates += 1
+                    if duplicates == 2:
                         raise
                     logger.info(
                         "state of store %s created concurrently; updating it",
                         store_id,
                     )
-        return None
+                except OperationFailure as error:
+                    busy += 1
+                    if not is_busy(error) or busy == _BUSY_ATTEMPTS:
+                        raise
+                    await asyncio.sleep(_BUSY_PAUSE_SECONDS * busy)
 
     async def _unset(self, store_id: str, paths: list[str]) -> None:
         async with translate_unavailable(f"writing the state of store {store_id}"):

@@ -45,7 +45,12 @@ from typing import Any, NamedTuple, TypeVar
 
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+)
 
 from connectors.mapping import QuarantinedRecord
 from contracts import ChangeDocument
@@ -57,6 +62,7 @@ __all__ = [
     "IndexEntry",
     "PendingChange",
     "Repository",
+    "is_busy",
     "translate_unavailable",
 ]
 
@@ -72,6 +78,25 @@ _RECENT_MAX_DOCUMENTS = 200_000
 COMPACT_SHARE = 0.1
 COMPACT_MIN_VERSIONS = 1000
 _UNAVAILABLE_ERRORS = (ServerSelectionTimeoutError, ConnectionFailure, AutoReconnect)
+# MongoDB's code for a write that lost a race with another write.
+_WRITE_CONFLICT = 112
+
+
+def is_busy(error: Exception) -> bool:
+    """Return True for a write the server refused only because of other writes.
+
+    MongoDB reports a write conflict; FerretDB's SQLite backend, whose
+    writes take one lock for the whole database, reports "database is
+    locked". The same write may succeed a moment later.
+    """
+    if not isinstance(error, OperationFailure):
+        return False
+    return (
+        error.code == _WRITE_CONFLICT
+        or error.has_error_label("TransientTransactionError")
+        or "database is locked" in str(error)
+    )
+
 
 T = TypeVar("T")
 
@@ -157,9 +182,19 @@ class _SupersededVersions:
 
 @asynccontextmanager
 async def translate_unavailable(action: str) -> AsyncIterator[None]:
-    """Turn PyMongo's connection errors inside the block into one error type."""
+    """Turn PyMongo's connection errors inside the block into one error type.
+
+    A write refused because the server is busy with other writes
+    (``is_busy``) counts as unavailable too: the caller may retry it later.
+    """
     try:
         yield
+    except OperationFailure as exc:
+        if not is_busy(exc):
+            raise
+        raise RepositoryUnavailableError(
+            f"repository busy while {action}: {str(exc)[:300]}; retry later"
+        ) from exc
     except _UNAVAILABLE_ERRORS as exc:
         # Callers handle one error type for "MongoDB is down", whatever
         # PyMongo raised on the way.

@@ -1,11 +1,14 @@
 """Heartbeats of store agents and the hub's answers, on the real repository."""
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import OperationFailure
 
 from hub.api import create_app
 from hub.delivery import DeliveryState
@@ -187,3 +190,60 @@ async def test_agent_replays_when_asked(
             return local.count("items") == 5 and not state.get("replay_from")
 
         await wait_for(replay_finished, "the replay")
+
+
+def _busy_for(monkeypatch: pytest.MonkeyPatch, refusals: int) -> Callable[[], int]:
+    """Refuse the first ``refusals`` find_one_and_update calls as busy.
+
+    The error is the one FerretDB's SQLite backend returns under write load.
+    Returns a counter of the calls.
+    """
+    calls = 0
+    original = AsyncCollection.find_one_and_update
+
+    async def refuse(self: AsyncCollection[Any], *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls <= refusals:
+            raise OperationFailure("database is locked (5) (SQLITE_BUSY)", code=1)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncCollection, "find_one_and_update", refuse)
+    return lambda: calls
+
+
+async def test_busy_repository_write_is_retried(
+    api: str, repository: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, token = await insert_store(repository, prefix="h")
+    calls = _busy_for(monkeypatch, refusals=2)
+
+    async with httpx.AsyncClient(base_url=api, headers=bearer(token)) as http:
+        response = await http.post(
+            f"/v1/stores/{store.store_id}/heartbeat",
+            json={**BEAT, "applied": {"items": 3}},
+        )
+
+    assert response.status_code == 200
+    assert calls() == 3
+    state = await DeliveryState(repository).state(store.store_id)
+    assert state["heartbeat"]["applied"] == {"items": 3}
+
+
+async def test_busy_repository_answers_503(
+    api: str, repository: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, token = await insert_store(repository, prefix="h")
+    _busy_for(monkeypatch, refusals=1000)
+
+    async with httpx.AsyncClient(base_url=api, headers=bearer(token)) as http:
+        response = await http.post(
+            f"/v1/stores/{store.store_id}/heartbeat",
+            json={**BEAT, "applied": {"items": 3}},
+        )
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+    assert response.json()["error"] == "repository_unavailable"
+    monkeypatch.undo()
+    assert "heartbeat" not in await DeliveryState(repository).state(store.store_id)

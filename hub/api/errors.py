@@ -86,7 +86,7 @@ async def _repository_down(request: Request, exc: Exception) -> JSONResponse:
     return error_response(
         503,
         "repository_unavailable",
-        f"the hub's repository is unreachable; retry in {RETRY_AFTER_SECONDS}s",
+        f"the hub's repository is unreachable or busy; retry in {RETRY_AFTER_SECONDS}s",
         {"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
