@@ -87,10 +87,12 @@ class Publisher:
         watermark then stays at the last fully confirmed chunk.
         """
         report = PublishReport(entity)
-        if self.backlog_guard is not None:
-            await self.backlog_guard.check(entity)
         committed, watermark = await self.repository.committed_and_published(entity)
         report.watermark = watermark
+        if self.backlog_guard is not None:
+            # Queue depths matter only before a publish; with nothing to
+            # publish the check only binds caught-up queues again.
+            await self.backlog_guard.check(entity, depths=watermark < committed)
 
         if watermark < committed:
             chunks = self.repository.iter_changes_with_scope(

@@ -63,8 +63,12 @@ class BacklogGuard:
         self.delivery = DeliveryState(repository)
         self.stores = StoreRegistry(repository)
 
-    async def check(self, entity: str) -> BacklogReport:
+    async def check(self, entity: str, *, depths: bool = True) -> BacklogReport:
         """Unbind the queues over the backlog limit, and bind caught-up ones again.
+
+        With ``depths`` False only caught-up queues are bound again: reading
+        the depth of every store's queue takes one broker round trip per
+        store, and a queue grows only when something is published.
 
         Raises the broker's connection errors and RepositoryUnavailableError;
         a queue that does not exist is logged and skipped.
@@ -78,7 +82,10 @@ class BacklogGuard:
                 state = states.get(store.store_id, {})
                 mark = state.get("catching_up", {}).get(entity)
                 if mark is None:
-                    channel = await self._check_depth(channel, store, entity, report)
+                    if depths:
+                        channel = await self._check_depth(
+                            channel, store, entity, report
+                        )
                 elif mark.get("rebound_at") is None:
                     applied = state.get("heartbeat", {}).get("applied", {})
                     if int(applied.get(entity, 0)) >= int(mark["since"]):

@@ -221,6 +221,28 @@ async def test_overflowed_queue_converges_by_catch_up(hub: Hub, tmp_path: Path) 
         await wait_for(lambda: _converged(hub, store, local), "convergence")
 
 
+async def test_queue_depths_are_read_only_before_a_publish(hub: Hub) -> None:
+    store = await hub.add_store()
+    name = queue_name(store.store_id, ITEMS)
+    delivery = DeliveryState(hub.repository)
+    await hub.commit(["a"], 1)
+    await hub.publish()
+    # Messages from elsewhere fill the queue past the limit of 5.
+    for number in range(6):
+        await hub.broker.channel.default_exchange.publish(
+            aio_pika.Message(b"{}", message_id=f"other-{number}"), routing_key=name
+        )
+
+    await hub.publish()
+    assert "catching_up" not in await delivery.state(store.store_id)
+    assert await hub.depth(name) == 7
+
+    await hub.commit(["b"], 1)
+    await hub.publish()
+    assert "items" in (await delivery.state(store.store_id))["catching_up"]
+    assert await hub.depth(name) == 0
+
+
 async def test_hundred_changes_arrive_once(hub: Hub, tmp_path: Path) -> None:
     store = await hub.add_store()
     name = queue_name(store.store_id, ITEMS)
