@@ -6,8 +6,9 @@ deleted by a query, at most once per ``_PRUNE_EVERY``.
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
-from pymongo import ReplaceOne
+from pymongo.errors import BulkWriteError
 
 from hub.repository import Repository, translate_unavailable
 from monitor.model import (
@@ -27,11 +28,12 @@ __all__ = ["MonitorStore"]
 logger = logging.getLogger(__name__)
 
 _PRUNE_EVERY = timedelta(hours=1)
-# Statuses replaced per update command. On FerretDB 1.24's SQLite backend an
-# update command of 150 upserts never finished and held all 100 of the
-# server's SQLite connections, so every other client stalled too (a command
-# of 99 finished).
-_REPLACE_CHUNK = 50
+# Statuses written per command. On FerretDB 1.24's SQLite backend an update
+# command of 150 upserts never finished and held all 100 of the server's
+# SQLite connections, so every other client stalled too (a command of 99
+# finished).
+_WRITE_CHUNK = 50
+_DUPLICATE_KEY = 11000
 
 
 class MonitorStore:
@@ -61,19 +63,21 @@ class MonitorStore:
     ) -> None:
         """Write one check: every store's status, history points, events, health.
 
-        NOTE: FerretDB's SQLite backend scans monitor_status for each
-        replaced document, so a check's write grows with the square of the
-        number of stores there; MongoDB replaces by ``_id`` through its index.
+        Statuses are written as a delete and an insert per chunk of stores
+        instead of one replace per store. FerretDB's SQLite backend reads the
+        whole collection for every update or delete, and inserts without
+        reading, so a check costs one read of monitor_status per chunk
+        instead of one per store. A reader between the two commands misses
+        the chunk's stores for that moment, and a monitor that stops there
+        writes them again at its next check.
         """
-        replacements = [
-            ReplaceOne({"_id": store_id}, status.model_dump(by_alias=True), upsert=True)
-            for store_id, status in statuses.items()
-        ]
+        documents = [status.model_dump(by_alias=True) for status in statuses.values()]
         async with translate_unavailable("writing the monitor's check"):
-            for start in range(0, len(replacements), _REPLACE_CHUNK):
-                await self.db[STATUS].bulk_write(
-                    replacements[start : start + _REPLACE_CHUNK], ordered=False
-                )
+            for start in range(0, len(documents), _WRITE_CHUNK):
+                chunk = documents[start : start + _WRITE_CHUNK]
+                ids = [document["_id"] for document in chunk]
+                await self.db[STATUS].delete_many({"_id": {"$in": ids}})
+                await self._insert_statuses(chunk)
             if history:
                 await self.db[HISTORY].insert_many(
                     [point.model_dump() for point in history], ordered=False
@@ -83,6 +87,20 @@ class MonitorStore:
                     [event.model_dump() for event in events], ordered=False
                 )
             await self.write_health(health)
+
+    async def _insert_statuses(self, chunk: list[dict[str, Any]]) -> None:
+        """Insert ``chunk``; replace the statuses another monitor inserted meanwhile."""
+        try:
+            await self.db[STATUS].insert_many(chunk, ordered=False)
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors", [])
+            if any(item.get("code") != _DUPLICATE_KEY for item in errors):
+                raise
+            for item in errors:
+                document = chunk[item["index"]]
+                await self.db[STATUS].replace_one(
+                    {"_id": document["_id"]}, document, upsert=True
+                )
 
     async def write_health(self, health: MonitorHealth) -> None:
         """Replace the monitor_health document."""

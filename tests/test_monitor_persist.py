@@ -2,12 +2,14 @@
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
 
 from hub.repository import Repository
 from hub.settings import Settings
-from monitor.model import MonitorHealth, StoreStatus
+from monitor.model import MonitorHealth, StoreStatus, StoreStatusValue
 from monitor.persist import MonitorStore
 from tests.conftest import PrivateFerretDB, unique
 
@@ -43,3 +45,42 @@ async def test_write_check_of_150_stores(private_ferretdb: PrivateFerretDB) -> N
 
     assert sorted(loaded) == sorted(statuses)
     assert {status.status for status in loaded.values()} == {"OK"}
+
+
+@pytest.mark.integration
+async def test_write_check_replaces_statuses(repository: Repository) -> None:
+    now = datetime.now(UTC)
+
+    def status(store_id: str, value: StoreStatusValue) -> StoreStatus:
+        return StoreStatus(
+            store_id=store_id, name=store_id, status=value, since=now, updated_at=now
+        )
+
+    health = MonitorHealth(broker_ok=True, repository_ok=True, checked_at=now)
+    store = MonitorStore(repository, history_days=7)
+    first = {f"r{number:03}": status(f"r{number:03}", "OK") for number in range(60)}
+    await store.write_check(first, [], [], health)
+
+    # Another monitor wrote r059 after this one's delete; the insert of its
+    # chunk then meets r059 and replaces it.
+    original = AsyncCollection.delete_many
+
+    async def delete_then_other_writer(
+        self: AsyncCollection[Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        result = await original(self, *args, **kwargs)
+        if "r059" in str(args[0]):
+            await self.insert_one(status("r059", "SILENT").model_dump(by_alias=True))
+        return result
+
+    second = {**first, "r010": status("r010", "LAGGING"), "r059": status("r059", "OK")}
+    del second["r020"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AsyncCollection, "delete_many", delete_then_other_writer)
+        await store.write_check(second, [], [], health)
+    loaded = await store.load_statuses()
+
+    assert sorted(loaded) == sorted(first)
+    assert loaded["r010"].status == "LAGGING"
+    assert loaded["r059"].status == "OK"
+    assert loaded["r020"].status == "OK"
