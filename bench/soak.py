@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -112,6 +112,7 @@ class SoakState:
     erp_changes: int = 0
     erp_change_errors: int = 0
     offline_events: int = 0
+    move_errors: int = 0
     last_change_at: datetime | None = None
     phase: str = "setup"
 
@@ -379,24 +380,51 @@ class Soak:
             await asyncio.sleep(options.change_interval_seconds)
 
     async def _move_stores(self, fleet: Fleet, ends: float) -> None:
-        """Keep about ``offline_share`` of the stores offline, each for a while."""
+        """Keep about ``offline_share`` of the stores offline, each for a while.
+
+        Each start and stop runs as a task of its own, so an agent that takes
+        long to start (its catch-up pull waits for a busy hub) holds up no
+        other store.
+        """
         options = self.options
         low, high = options.offline_minutes
         back_at: dict[str, float] = {}
+        moving: set[asyncio.Task[None]] = set()
         target = round(options.stores * options.offline_share)
-        while time.monotonic() < ends and target:
-            now = time.monotonic()
-            for store_id, at in list(back_at.items()):
-                if at <= now:
-                    del back_at[store_id]
-                    await fleet.bring_online(store_id)
-            online = [store.store_id for store in fleet.online()]
-            missing = target - len(back_at)
-            for store_id in self.rng.sample(online, max(0, min(missing, len(online)))):
-                back_at[store_id] = now + 60 * self.rng.uniform(low, high)
-                await fleet.take_offline(store_id)
-                self.state.offline_events += 1
-            await asyncio.sleep(10.0)
+
+        def move(store_id: str, action: Coroutine[Any, Any, None]) -> None:
+            task = asyncio.create_task(action, name=f"move {store_id}")
+            moving.add(task)
+            task.add_done_callback(moving.discard)
+            task.add_done_callback(self._log_failed_move)
+
+        try:
+            while time.monotonic() < ends and target:
+                now = time.monotonic()
+                for store_id, at in list(back_at.items()):
+                    if at <= now:
+                        del back_at[store_id]
+                        move(store_id, fleet.bring_online(store_id))
+                online = [store.store_id for store in fleet.online()]
+                missing = target - len(back_at)
+                for store_id in self.rng.sample(
+                    online, max(0, min(missing, len(online)))
+                ):
+                    back_at[store_id] = now + 60 * self.rng.uniform(low, high)
+                    move(store_id, fleet.take_offline(store_id))
+                    self.state.offline_events += 1
+                await asyncio.sleep(10.0)
+        finally:
+            # Starts and stops under way finish, so no agent is left half
+            # started; the catch-up phase starts every store still offline.
+            await asyncio.gather(*moving, return_exceptions=True)
+
+    def _log_failed_move(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        self.state.move_errors += 1
+        error = task.exception()
+        logger.error("%s failed (%s: %s)", task.get_name(), type(error).__name__, error)
 
     # Sampling ---------------------------------------------------------------
 
@@ -575,6 +603,7 @@ class Soak:
         final: dict[str, Any] = {"erp_changes": self.state.erp_changes}
         final["erp_change_errors"] = self.state.erp_change_errors
         final["offline_events"] = self.state.offline_events
+        final["move_errors"] = self.state.move_errors
 
         progress("ERP changes stopped; bringing every store back online")
         await fleet.start_all()
