@@ -91,6 +91,12 @@ class PullResult:
     applied_revision: int
 
 
+# Idle connections are closed before uvicorn's 5 s keep-alive timeout, so a
+# request never goes out on a connection the server is closing at that moment
+# (httpx.RemoteProtocolError "Server disconnected without sending a response").
+_KEEPALIVE_SECONDS = 4.0
+
+
 class Puller:
     """A client of the hub's pull API that writes into a LocalStore.
 
@@ -118,7 +124,10 @@ class Puller:
         # Every request of this client, heartbeats too, carries the token.
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client = httpx.AsyncClient(
-            base_url=hub_url.rstrip("/"), timeout=timeout_seconds, headers=headers
+            base_url=hub_url.rstrip("/"),
+            timeout=timeout_seconds,
+            headers=headers,
+            limits=httpx.Limits(keepalive_expiry=_KEEPALIVE_SECONDS),
         )
 
     @property
