@@ -8,7 +8,8 @@ status is the first that applies:
 3. SILENT: open, no consumer on any of its queues, and no pull or heartbeat
    within its ``silent_after_seconds``;
 4. LAGGING: open, and some entity is more than ``lag_revisions`` revisions
-   or ``lag_seconds`` seconds behind the hub's committed revision;
+   or ``lag_seconds`` seconds behind the hub, counting only the revisions
+   of the store's scopes (see ``monitor.scopes``);
 5. OK.
 
 A store outside its opening hours is never SILENT or LAGGING, because its
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from contracts import ENTITIES, queue_name
+from contracts import ENTITIES, queue_name, store_scopes
 from monitor.model import EntityStatus, HistoryPoint, MonitorEvent, StoreStatus
+from monitor.scopes import ScopeRevisions
 from monitor.sources import QueueStats, RepositorySnapshot
 from monitor.thresholds import Thresholds, is_open, store_thresholds
 
@@ -91,17 +93,30 @@ def _applied(
 
 def _entities(
     store_id: str,
+    scopes: list[str],
     applied: dict[str, int],
     snapshot: RepositorySnapshot,
     queues: dict[str, QueueStats] | None,
     clock: RevisionClock,
+    scope_revisions: ScopeRevisions | None,
     now: datetime,
 ) -> dict[str, EntityStatus]:
     entities: dict[str, EntityStatus] = {}
     for entity in ENTITIES:
         hub_revision = snapshot.committed.get(entity, 0)
-        lag = max(0, hub_revision - applied[entity])
-        behind = clock.behind_since(entity, applied[entity], now) if lag else now
+        if scope_revisions is None:
+            lag = max(0, hub_revision - applied[entity])
+            behind = clock.behind_since(entity, applied[entity], now) if lag else now
+        else:
+            # Only the revisions of the store's own scopes count, and the
+            # store is behind since the first of them above its applied one.
+            scoped = scope_revisions.lag(entity, scopes, applied[entity])
+            lag = scoped.revisions
+            behind = (
+                now
+                if scoped.first is None
+                else clock.behind_since(entity, scoped.first - 1, now)
+            )
         stats = None if queues is None else queues.get(queue_name(store_id, entity))
         entities[entity] = EntityStatus(
             queue_depth=None if stats is None else stats.depth,
@@ -146,24 +161,36 @@ def evaluate(
     clock: RevisionClock,
     defaults: Thresholds,
     now: datetime,
+    scope_revisions: ScopeRevisions | None = None,
 ) -> Evaluation:
     """Return every store's status, history points and status-change events.
 
     ``queues`` is None when the broker could not be read: consumers and
     queue depths are then unknown, and only pulls and heartbeats count as
-    contact.
+    contact. Without ``scope_revisions`` a store's lag is measured against
+    the hub's committed revision, as if every document were in every
+    store's scope.
     """
     result = Evaluation(statuses={})
     for store_id, row in sorted(snapshot.stores.items()):
         state = snapshot.states.get(store_id, {})
         applied = _applied(store_id, state, snapshot)
-        entities = _entities(store_id, applied, snapshot, queues, clock, now)
+        groups = list(row.get("groups", []))
+        entities = _entities(
+            store_id,
+            store_scopes(store_id, groups),
+            applied,
+            snapshot,
+            queues,
+            clock,
+            scope_revisions,
+            now,
+        )
         consumed = any((e.consumers or 0) > 0 for e in entities.values())
         contacts = [state.get("heartbeat", {}).get("at"), state.get("last_pull_at")]
         if consumed:
             contacts.append(now)
         last_contact = max((c for c in contacts if c is not None), default=None)
-        groups = list(row.get("groups", []))
         thresholds = store_thresholds(defaults, groups, snapshot.group_thresholds)
         store_open = is_open(row, now)
         status = _status(entities, last_contact, consumed, store_open, thresholds, now)

@@ -26,6 +26,7 @@ from monitor.rules import (
     store_alerts,
     storm_alerts,
 )
+from monitor.scopes import ScopeRevisions
 from monitor.settings import MonitorSettings
 from monitor.sources import (
     BrokerUnavailableError,
@@ -50,6 +51,7 @@ class Monitor:
         self.repository = repository
         self.store = MonitorStore(repository, settings.monitor_history_days)
         self.clock = RevisionClock()
+        self.scope_revisions = ScopeRevisions()
         self.statuses: dict[str, StoreStatus] = {}
         self.view = MetricsView()
         generator = f"http://{settings.monitor_host}:{settings.monitor_port}/"
@@ -76,7 +78,9 @@ class Monitor:
             if not self._loaded:
                 self.statuses = await self.store.load_statuses()
                 self._loaded = True
-            snapshot = await read_repository(self.repository)
+            read = await read_repository(self.repository)
+            await self.scope_revisions.read(self.repository, read.committed)
+            snapshot = read
         except RepositoryUnavailableError as exc:
             repository_error = str(exc)
 
@@ -85,7 +89,13 @@ class Monitor:
             self._observe_revisions(snapshot, now)
             defaults = Thresholds.defaults(self.settings)
             evaluation = evaluate(
-                snapshot, queues, self.statuses, self.clock, defaults, now
+                snapshot,
+                queues,
+                self.statuses,
+                self.clock,
+                defaults,
+                now,
+                self.scope_revisions,
             )
             self.statuses = evaluation.statuses
             self._update_storm(evaluation, broker_down=broker_error is not None)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from contracts import store_scope
 from erp_simulator import Catalogue
 from hub.credentials import StoreSecrets, amqp_url_with_user
 from hub.repository import Repository
@@ -317,3 +318,42 @@ async def test_monitor_survives_repository_outage(
     assert "retail_hub_monitor_repository_up 0.0" in metrics
     assert f'store_id="{store_id}"' in metrics
     assert len(receiver.named("RepositoryDown", firing=True)) == 1
+
+
+async def test_lag_counts_only_the_store_scopes(
+    settings: Settings, repository: Repository
+) -> None:
+    # Documents scoped to one store, like stock: store a has one, store b
+    # five. Each store's applied revision moves only with its own documents.
+    a, _ = await insert_store(repository, prefix="m")
+    b, _ = await insert_store(repository, prefix="m")
+    await repository.write_changes(
+        ITEMS, [item_change("a1", scope=store_scope(a.store_id))]
+    )
+    await repository.write_changes(
+        ITEMS,
+        [item_change(f"b{n}", scope=store_scope(b.store_id)) for n in range(5)],
+    )
+    now = datetime.now(UTC)
+    await repository.db.store_state.insert_many(
+        [
+            {"_id": a.store_id, "heartbeat": {"at": now, "applied": {ITEMS: 1}}},
+            {"_id": b.store_id, "heartbeat": {"at": now, "applied": {ITEMS: 3}}},
+        ]
+    )
+    monitor = Monitor(_monitor_settings(settings, monitor_lag_revisions=2), repository)
+
+    await monitor.check_once()
+    # A change in another scope does not make store a lag.
+    await repository.write_changes(
+        ITEMS, [item_change("b0", version=2, scope=store_scope(b.store_id))]
+    )
+    await monitor.check_once()
+
+    status_a, status_b = monitor.statuses[a.store_id], monitor.statuses[b.store_id]
+    assert status_a.entities[ITEMS].lag_revisions == 0
+    assert status_a.entities[ITEMS].hub_revision == 7
+    assert status_a.status == "OK"
+    # Revisions 4, 5, 6 and 7 are b's and above its applied 3.
+    assert status_b.entities[ITEMS].lag_revisions == 4
+    assert status_b.status == "LAGGING"
