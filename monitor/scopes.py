@@ -14,12 +14,16 @@ is then the number of revisions in its scopes above its applied revision.
 """
 
 import bisect
+import logging
 from array import array
 from dataclasses import dataclass
 
+from contracts import SCOPE_ALL
 from hub.repository import Repository, translate_unavailable
 
 __all__ = ["ScopeLag", "ScopeRevisions"]
+
+logger = logging.getLogger(__name__)
 
 # Revisions kept per scope. A store further behind in one scope counts as
 # this many revisions behind there.
@@ -47,9 +51,23 @@ class ScopeRevisions:
     async def read(self, repository: Repository, committed: dict[str, int]) -> None:
         """Read the documents committed since the last read, in one query.
 
-        Raises RepositoryUnavailableError when the repository cannot be
-        reached, and then changes nothing.
+        When an entity's committed revision is below the one read up to (the
+        repository was restored, or is another database), its revisions are
+        read again from the start. Raises RepositoryUnavailableError when the
+        repository cannot be reached; the next call reads the same range.
         """
+        for entity, top in committed.items():
+            if top < self._read_up_to.get(entity, 0):
+                # The repository went back (a restore, or another database):
+                # the revisions read so far may not exist there.
+                logger.warning(
+                    "%s went back from revision %d to %d; reading its scopes again",
+                    entity,
+                    self._read_up_to[entity],
+                    top,
+                )
+                self._read_up_to[entity] = 0
+                self._revisions.pop(entity, None)
         ranges = [
             {
                 "entity": entity,
@@ -67,14 +85,17 @@ class ScopeRevisions:
             ).to_list(None)
         rows.sort(key=lambda row: int(row["rev"]))
         for row in rows:
+            # The repository writes a scope with every document. One
+            # without a scope counts in the scope of all stores.
+            scope = row.get("scope", SCOPE_ALL)
             scopes = self._revisions.setdefault(row["entity"], {})
-            scopes.setdefault(row["scope"], array("q")).append(int(row["rev"]))
+            scopes.setdefault(scope, array("q")).append(int(row["rev"]))
         for scopes in self._revisions.values():
             for revisions in scopes.values():
                 if len(revisions) > self.keep:
                     del revisions[: len(revisions) - self.keep]
         for entity, top in committed.items():
-            self._read_up_to[entity] = max(top, self._read_up_to.get(entity, 0))
+            self._read_up_to[entity] = top
 
     def lag(self, entity: str, scopes: list[str], applied: int) -> ScopeLag:
         """Return how many revisions of ``scopes`` lie above ``applied``."""
