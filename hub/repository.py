@@ -47,6 +47,7 @@ from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     AutoReconnect,
+    BulkWriteError,
     ConnectionFailure,
     OperationFailure,
     ServerSelectionTimeoutError,
@@ -78,8 +79,10 @@ _RECENT_MAX_DOCUMENTS = 200_000
 COMPACT_SHARE = 0.1
 COMPACT_MIN_VERSIONS = 1000
 _UNAVAILABLE_ERRORS = (ServerSelectionTimeoutError, ConnectionFailure, AutoReconnect)
-# MongoDB's code for a write that lost a race with another write.
+# MongoDB's codes for a write that lost a race with another write, and for a
+# duplicate key.
 _WRITE_CONFLICT = 112
+_DUPLICATE_KEY = 11000
 
 
 def is_busy(error: Exception) -> bool:
@@ -89,12 +92,17 @@ def is_busy(error: Exception) -> bool:
     writes take one lock for the whole database, reports "database is
     locked". The same write may succeed a moment later.
     """
-    if not isinstance(error, OperationFailure):
+    # A bulk write's error text contains the documents it wrote, so only the
+    # server's own message of a single command is searched.
+    if not isinstance(error, OperationFailure) or isinstance(error, BulkWriteError):
         return False
-    return (
-        error.code == _WRITE_CONFLICT
-        or error.has_error_label("TransientTransactionError")
-        or "database is locked" in str(error)
+    if error.code == _WRITE_CONFLICT or error.has_error_label(
+        "TransientTransactionError"
+    ):
+        return True
+    details = error.details if isinstance(error.details, dict) else {}
+    return error.code != _DUPLICATE_KEY and "database is locked" in str(
+        details.get("errmsg", "")
     )
 
 

@@ -205,7 +205,10 @@ def _busy_for(monkeypatch: pytest.MonkeyPatch, refusals: int) -> Callable[[], in
         nonlocal calls
         calls += 1
         if calls <= refusals:
-            raise OperationFailure("database is locked (5) (SQLITE_BUSY)", code=1)
+            message = "database is locked (5) (SQLITE_BUSY)"
+            raise OperationFailure(
+                message, code=1, details={"ok": 0.0, "errmsg": message, "code": 1}
+            )
         return await original(self, *args, **kwargs)
 
     monkeypatch.setattr(AsyncCollection, "find_one_and_update", refuse)
