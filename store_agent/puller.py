@@ -94,6 +94,7 @@ class PullResult:
 # Idle connections are closed before uvicorn's 5 s keep-alive timeout, so a
 # request never goes out on a connection the server is closing at that moment
 # (httpx.RemoteProtocolError "Server disconnected without sending a response").
+# The connection limits are httpx's defaults.
 _KEEPALIVE_SECONDS = 4.0
 
 
@@ -127,7 +128,11 @@ class Puller:
             base_url=hub_url.rstrip("/"),
             timeout=timeout_seconds,
             headers=headers,
-            limits=httpx.Limits(keepalive_expiry=_KEEPALIVE_SECONDS),
+            limits=httpx.Limits(
+                max_connections=100,
+                max_keepalive_connections=20,
+                keepalive_expiry=_KEEPALIVE_SECONDS,
+            ),
         )
 
     @property
