@@ -192,8 +192,8 @@ async def test_agent_replays_when_asked(
         await wait_for(replay_finished, "the replay")
 
 
-def _busy_for(monkeypatch: pytest.MonkeyPatch, refusals: int) -> Callable[[], int]:
-    """Refuse the first ``refusals`` find_one_and_update calls as busy.
+def _busy_for(monkeypatch: pytest.MonkeyPatch, busy_failures: int) -> Callable[[], int]:
+    """Fail the first ``busy_failures`` find_one_and_update calls as busy.
 
     The error is the one FerretDB's SQLite backend returns under write load.
     Returns a counter of the calls.
@@ -201,17 +201,19 @@ def _busy_for(monkeypatch: pytest.MonkeyPatch, refusals: int) -> Callable[[], in
     calls = 0
     original = AsyncCollection.find_one_and_update
 
-    async def refuse(self: AsyncCollection[Any], *args: Any, **kwargs: Any) -> Any:
+    async def reject_as_busy(
+        self: AsyncCollection[Any], *args: Any, **kwargs: Any
+    ) -> Any:
         nonlocal calls
         calls += 1
-        if calls <= refusals:
+        if calls <= busy_failures:
             message = "database is locked (5) (SQLITE_BUSY)"
             raise OperationFailure(
                 message, code=1, details={"ok": 0.0, "errmsg": message, "code": 1}
             )
         return await original(self, *args, **kwargs)
 
-    monkeypatch.setattr(AsyncCollection, "find_one_and_update", refuse)
+    monkeypatch.setattr(AsyncCollection, "find_one_and_update", reject_as_busy)
     return lambda: calls
 
 
@@ -219,7 +221,7 @@ async def test_busy_repository_write_is_retried(
     api: str, repository: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, token = await insert_store(repository, prefix="h")
-    calls = _busy_for(monkeypatch, refusals=2)
+    calls = _busy_for(monkeypatch, busy_failures=2)
 
     async with httpx.AsyncClient(base_url=api, headers=bearer(token)) as http:
         response = await http.post(
@@ -237,7 +239,7 @@ async def test_busy_repository_answers_503(
     api: str, repository: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, token = await insert_store(repository, prefix="h")
-    _busy_for(monkeypatch, refusals=1000)
+    _busy_for(monkeypatch, busy_failures=1000)
 
     async with httpx.AsyncClient(base_url=api, headers=bearer(token)) as http:
         response = await http.post(
