@@ -98,25 +98,19 @@ def _entities(
     snapshot: RepositorySnapshot,
     queues: dict[str, QueueStats] | None,
     clock: RevisionClock,
-    scope_revisions: ScopeRevisions | None,
+    scope_revisions: ScopeRevisions,
     now: datetime,
 ) -> dict[str, EntityStatus]:
     entities: dict[str, EntityStatus] = {}
     for entity in ENTITIES:
         hub_revision = snapshot.committed.get(entity, 0)
-        if scope_revisions is None:
-            lag = max(0, hub_revision - applied[entity])
-            behind = clock.behind_since(entity, applied[entity], now) if lag else now
-        else:
-            # Only the revisions of the store's own scopes count, and the
-            # store is behind since the first of them above its applied one.
-            scoped = scope_revisions.lag(entity, scopes, applied[entity])
-            lag = scoped.revisions
-            behind = (
-                now
-                if scoped.first is None
-                else clock.behind_since(entity, scoped.first - 1, now)
-            )
+        # Only the revisions of the store's own scopes count, and the store
+        # is behind since the first of them above its applied one.
+        scoped = scope_revisions.lag(entity, scopes, applied[entity])
+        lag = scoped.revisions
+        behind = now
+        if scoped.first is not None:
+            behind = clock.behind_since(entity, scoped.first - 1, now)
         stats = None if queues is None else queues.get(queue_name(store_id, entity))
         entities[entity] = EntityStatus(
             queue_depth=None if stats is None else stats.depth,
@@ -161,15 +155,14 @@ def evaluate(
     clock: RevisionClock,
     defaults: Thresholds,
     now: datetime,
-    scope_revisions: ScopeRevisions | None = None,
+    scope_revisions: ScopeRevisions,
 ) -> Evaluation:
     """Return every store's status, history points and status-change events.
 
     ``queues`` is None when the broker could not be read: consumers and
     queue depths are then unknown, and only pulls and heartbeats count as
-    contact. Without ``scope_revisions`` a store's lag is measured against
-    the hub's committed revision, as if every document were in every
-    store's scope.
+    contact. ``scope_revisions`` has the committed revisions of each scope
+    (see ``monitor.scopes``).
     """
     result = Evaluation(statuses={})
     for store_id, row in sorted(snapshot.stores.items()):

@@ -17,6 +17,7 @@ import bisect
 import logging
 from array import array
 from dataclasses import dataclass
+from typing import Any
 
 from contracts import SCOPE_ALL
 from hub.repository import Repository, translate_unavailable
@@ -83,6 +84,12 @@ class ScopeRevisions:
             rows = await repository.db.documents.find(
                 {"$or": ranges}, projection
             ).to_list(None)
+        self.record(rows)
+        for entity, top in committed.items():
+            self._read_up_to[entity] = top
+
+    def record(self, rows: list[dict[str, Any]]) -> None:
+        """Add documents' ``entity``, ``scope`` and ``rev``, above those recorded."""
         rows.sort(key=lambda row: int(row["rev"]))
         for row in rows:
             # The repository writes a scope with every document. One
@@ -94,8 +101,6 @@ class ScopeRevisions:
             for revisions in scopes.values():
                 if len(revisions) > self.keep:
                     del revisions[: len(revisions) - self.keep]
-        for entity, top in committed.items():
-            self._read_up_to[entity] = top
 
     def lag(self, entity: str, scopes: list[str], applied: int) -> ScopeLag:
         """Return how many revisions of ``scopes`` lie above ``applied``."""

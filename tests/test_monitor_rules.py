@@ -7,6 +7,7 @@ import pytest
 
 from monitor.alerts import Alert, Alerter, AlertSender
 from monitor.evaluate import RevisionClock, evaluate
+from monitor.scopes import ScopeRevisions
 from monitor.sources import QueueStats, RepositorySnapshot
 from monitor.thresholds import Thresholds, is_open, store_thresholds
 
@@ -28,6 +29,18 @@ def _snapshot(
         runs=[],
         group_thresholds=groups or {},
     )
+
+
+def _all_scope(committed: int = 100) -> ScopeRevisions:
+    """Return items revisions 1 to ``committed``, all in the scope of all stores."""
+    scopes = ScopeRevisions()
+    scopes.record(
+        [
+            {"entity": "items", "scope": "all", "rev": rev}
+            for rev in range(1, committed + 1)
+        ]
+    )
+    return scopes
 
 
 def _beat(seconds_ago: float, applied: int) -> dict[str, Any]:
@@ -57,7 +70,7 @@ def test_status_rules_table() -> None:
     )
     queues = {"store.consuming.items": QueueStats(0, 1, None, None)}
 
-    result = evaluate(snapshot, queues, {}, clock, DEFAULTS, NOW)
+    result = evaluate(snapshot, queues, {}, clock, DEFAULTS, NOW, _all_scope())
 
     statuses = {sid: status.status for sid, status in result.statuses.items()}
     assert statuses["new"] == "NEVER_CONNECTED"
@@ -81,6 +94,7 @@ def test_removed_store_and_delivered() -> None:
         clock,
         DEFAULTS,
         NOW,
+        _all_scope(),
     )
     later = NOW + timedelta(seconds=15)
 
@@ -91,6 +105,7 @@ def test_removed_store_and_delivered() -> None:
         clock,
         DEFAULTS,
         later,
+        _all_scope(),
     )
 
     assert second.statuses["b"].status == "REMOVED"
