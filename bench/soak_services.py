@@ -41,11 +41,13 @@ from hub.serving import free_port
 from hub.settings import Settings
 
 __all__ = [
+    "RABBITMQ_SERVER",
     "ChildProcess",
     "HubProcesses",
     "ServiceOptions",
     "ferretdb_binary",
     "process_rss_bytes",
+    "rabbitmq_node_environment",
     "rabbitmq_rss_bytes",
 ]
 
@@ -133,6 +135,39 @@ RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 """Path of the server's start script in Debian's rabbitmq-server package."""
 
 
+def rabbitmq_node_environment(
+    folder: Path, node: str, port: int, dist_port: int
+) -> dict[str, str]:
+    """Return the environment of a RabbitMQ node that shares nothing with others.
+
+    The node is named ``node`` and listens on ``port`` (AMQP) and
+    ``dist_port`` (Erlang distribution), all on loopback. Its data, logs,
+    pid file (``rabbitmq.pid``) and configuration files (``rabbitmq.conf``,
+    ``advanced.config``, ``enabled_plugins``, ``rabbitmq-env.conf``) are in
+    ``folder``.
+    """
+    return {
+        **os.environ,
+        # The Erlang cookie is created in HOME.
+        "HOME": str(folder),
+        "RABBITMQ_NODENAME": node,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(dist_port),
+        "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(folder / "log"),
+        "RABBITMQ_PID_FILE": str(folder / "rabbitmq.pid"),
+        "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(folder / "advanced.config"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+        "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
+            "-kernel inet_dist_use_interface {127,0,0,1}"
+        ),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+    }
+
+
 def private_broker_command(
     folder: Path, port: int, management_port: int
 ) -> tuple[list[str], dict[str, str]]:
@@ -151,25 +186,8 @@ def private_broker_command(
     )
     (folder / "enabled_plugins").write_text("[rabbitmq_management].\n")
     (folder / "rabbitmq-env.conf").write_text("")
-    env = {
-        **os.environ,
-        # The Erlang cookie is created in HOME.
-        "HOME": str(folder),
-        "RABBITMQ_NODENAME": f"rh-soak-{uuid.uuid4().hex[:8]}@localhost",
-        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-        "RABBITMQ_NODE_PORT": str(port),
-        "RABBITMQ_DIST_PORT": str(dist_port),
-        "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(folder / "log"),
-        "RABBITMQ_PID_FILE": str(folder / "rabbitmq.pid"),
-        "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
-        "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
-        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
-            "-kernel inet_dist_use_interface {127,0,0,1}"
-        ),
-        "ERL_EPMD_ADDRESS": "127.0.0.1",
-    }
+    node = f"rh-soak-{uuid.uuid4().hex[:8]}@localhost"
+    env = rabbitmq_node_environment(folder, node, port, dist_port)
     return [str(RABBITMQ_SERVER)], env
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import aio_pika
 import pytest
 
+from bench.soak_services import RABBITMQ_SERVER, rabbitmq_node_environment
 from hub.credentials import BrokerAdmin
 from hub.repository import Repository
 from hub.runtime import Broker, open_broker
@@ -196,10 +197,6 @@ def fixtures_dir() -> Iterator[Path]:
     yield FIXTURES
 
 
-# Where Debian's rabbitmq-server package installs the server's start script.
-RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
-
-
 class PrivateRabbitMQ:
     """A RabbitMQ node of one test, which the test may kill and start again.
 
@@ -229,27 +226,9 @@ class PrivateRabbitMQ:
         (directory / "rabbitmq-env.conf").write_text("")
 
     def _environment(self) -> dict[str, str]:
-        folder = self.directory
-        return {
-            **os.environ,
-            # The Erlang cookie is created in HOME.
-            "HOME": str(folder),
-            "RABBITMQ_NODENAME": self.node,
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(self.dist_port),
-            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(folder / "log"),
-            "RABBITMQ_PID_FILE": str(self.pid_file),
-            "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
-            "RABBITMQ_ADVANCED_CONFIG_FILE": str(folder / "advanced.config"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
-            "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
-            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
-                "-kernel inet_dist_use_interface {127,0,0,1}"
-            ),
-            "ERL_EPMD_ADDRESS": "127.0.0.1",
-        }
+        return rabbitmq_node_environment(
+            self.directory, self.node, self.port, self.dist_port
+        )
 
     def start(self) -> None:
         """Start the node on its data folder; ``wait_ready`` waits for it."""
