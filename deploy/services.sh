@@ -82,7 +82,8 @@ prepare_rabbitmq_dir() {
     mkdir -p "$rabbitmq_dir/mnesia" "$rabbitmq_dir/log"
     if [[ $(id -u) == 0 ]] && id rabbitmq >/dev/null 2>&1; then
         chown -R rabbitmq:rabbitmq "$rabbitmq_dir"
-        su rabbitmq -s /bin/sh -c "test -w '$rabbitmq_dir/mnesia'" ||
+        # The path goes in as an argument, so no character in it is parsed.
+        su rabbitmq -s /bin/sh -c 'test -w "$1"' sh "$rabbitmq_dir/mnesia" ||
             die "the rabbitmq user cannot write to $rabbitmq_dir; set RETAIL_HUB_STATE_DIR to a folder it can reach"
     fi
     export RABBITMQ_MNESIA_BASE=$rabbitmq_dir/mnesia

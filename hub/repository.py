@@ -88,7 +88,7 @@ _DUPLICATE_KEY = 11000
 def is_busy(error: Exception) -> bool:
     """Return True for a write the server refused only because of other writes.
 
-    MongoDB reports a write conflict; FerretDB's SQLite backend, whose
+    MongoDB reports a write conflict. FerretDB's SQLite backend, whose
     writes take one lock for the whole database, reports "database is
     locked". The same write may succeed a moment later.
     """

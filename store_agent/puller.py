@@ -92,9 +92,9 @@ class PullResult:
 
 
 # Idle connections are closed before uvicorn's 5 s keep-alive timeout, so a
-# request never goes out on a connection the server is closing at that moment
+# request seldom goes out on a connection the server is closing at that moment
 # (httpx.RemoteProtocolError "Server disconnected without sending a response").
-# The connection limits are httpx's defaults.
+# The puller retries such a request. The connection limits are httpx's defaults.
 _KEEPALIVE_SECONDS = 4.0
 
 
